@@ -1,0 +1,293 @@
+"""Activation functions shared by the simulator and the theory.
+
+An activation object is the single definition of `g` in the project: the SGD engine calls
+`g(x)` and `g.derivative(x)`, and the order-parameter theories call its Gaussian integrals.
+So the simulation and the theory cannot use two different activations by accident.
+
+The Gaussian integrals follow Saad & Solla (1995) and Goldt et al. (NeurIPS 2019). For jointly
+Gaussian, zero-mean fields `u = (u_1, ..., u_n)` with covariance `C` (shape `(..., n, n)`):
+
+- `i2(C) = E[g(u_1) g(u_2)]`                      (`n = 2`)
+- `j2(C) = E[g'(u_1) g'(u_2)]`                    (`n = 2`)
+- `i3(C) = E[g'(u_1) u_2 g(u_3)]`                 (`n = 3`)
+- `i4(C) = E[g'(u_1) g'(u_2) g(u_3) g(u_4)]`      (`n = 4`)
+
+All of them broadcast over leading axes, so a theory evaluates every index tuple at once.
+Which integrals an activation has in closed form is listed in its `closed_forms` class variable;
+asking for another one raises `NotImplementedError` naming the activation and the integral.
+"""
+
+import math
+import re
+from typing import ClassVar
+
+import equinox as eqx
+import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import erf
+from jaxtyping import Array, ArrayLike, Float
+
+
+__all__ = [
+    "AbstractActivation",
+    "Erf",
+    "Hermite",
+    "Linear",
+    "ReLU",
+    "Tanh",
+    "activation_from_name",
+]
+
+_TWO_OVER_PI = 2.0 / math.pi
+
+
+def _check_cov(cov: ArrayLike, n: int, what: str) -> Array:
+    cov = jnp.asarray(cov)
+    if cov.shape[-2:] != (n, n):
+        raise ValueError(f"{what} needs covariance matrices of shape (..., {n}, {n}), got {cov.shape}")
+    return cov
+
+
+class AbstractActivation(eqx.Module):
+    """An activation function `g` with its derivative and its Gaussian integrals.
+
+    Subclasses implement `__call__` and `derivative`, set `name`, and list in `closed_forms`
+    the integrals (`"i2"`, `"j2"`, `"i3"`, `"i4"`) they provide in closed form.
+    """
+
+    name: ClassVar[str]
+    closed_forms: ClassVar[frozenset[str]] = frozenset()
+
+    def __call__(self, x: Float[ArrayLike, "*shape"]) -> Float[Array, "*shape"]:
+        raise NotImplementedError
+
+    def derivative(self, x: Float[ArrayLike, "*shape"]) -> Float[Array, "*shape"]:
+        raise NotImplementedError
+
+    def _missing(self, integral: str) -> NotImplementedError:
+        return NotImplementedError(
+            f"activation {self.name!r} has no closed-form {integral.upper()}; "
+            f"available: {sorted(self.closed_forms) or 'none'}"
+        )
+
+    def i2(self, cov: Float[ArrayLike, "*batch 2 2"]) -> Float[Array, " *batch"]:
+        """`E[g(u_1) g(u_2)]` for fields with covariance `cov`."""
+        raise self._missing("i2")
+
+    def j2(self, cov: Float[ArrayLike, "*batch 2 2"]) -> Float[Array, " *batch"]:
+        """`E[g'(u_1) g'(u_2)]` for fields with covariance `cov`."""
+        raise self._missing("j2")
+
+    def i3(self, cov: Float[ArrayLike, "*batch 3 3"]) -> Float[Array, " *batch"]:
+        """`E[g'(u_1) u_2 g(u_3)]` for fields with covariance `cov`."""
+        raise self._missing("i3")
+
+    def i4(self, cov: Float[ArrayLike, "*batch 4 4"]) -> Float[Array, " *batch"]:
+        """`E[g'(u_1) g'(u_2) g(u_3) g(u_4)]` for fields with covariance `cov`."""
+        raise self._missing("i4")
+
+
+class Erf(AbstractActivation):
+    r"""`g(x) = erf(x / sqrt(2))`, the soft committee machine's activation.
+
+    `g'(x) = sqrt(2/pi) exp(-x^2/2)`. All four integrals are closed forms (Saad & Solla 1995;
+    Goldt et al. 2019, as implemented in their nn2pp code):
+
+    - `I2 = (2/pi) arcsin(C12 / sqrt((1+C11)(1+C22)))`
+    - `J2 = (2/pi) / sqrt((1+C11)(1+C22) - C12^2)`
+    - `I3 = (2/pi) [C23 (1+C11) - C12 C13] / [(1+C11) sqrt((1+C11)(1+C33) - C13^2)]`
+    - `I4 = (4/pi^2) / sqrt(L4) arcsin(L0 / sqrt(L1 L2))` with `L4 = (1+C11)(1+C22) - C12^2` and
+      `L0, L1, L2` as in `shared/theory/rosenow.md` section 1.4.
+    """
+
+    name: ClassVar[str] = "erf"
+    closed_forms: ClassVar[frozenset[str]] = frozenset({"i2", "j2", "i3", "i4"})
+
+    def __call__(self, x):
+        return erf(jnp.asarray(x) / math.sqrt(2.0))
+
+    def derivative(self, x):
+        x = jnp.asarray(x)
+        return math.sqrt(_TWO_OVER_PI) * jnp.exp(-0.5 * x * x)
+
+    def i2(self, cov):
+        c = _check_cov(cov, 2, "i2")
+        c11, c12, c22 = c[..., 0, 0], c[..., 0, 1], c[..., 1, 1]
+        return _TWO_OVER_PI * jnp.arcsin(c12 / jnp.sqrt((1 + c11) * (1 + c22)))
+
+    def j2(self, cov):
+        c = _check_cov(cov, 2, "j2")
+        c11, c12, c22 = c[..., 0, 0], c[..., 0, 1], c[..., 1, 1]
+        return _TWO_OVER_PI / jnp.sqrt((1 + c11) * (1 + c22) - c12 * c12)
+
+    def i3(self, cov):
+        c = _check_cov(cov, 3, "i3")
+        c11, c12, c13 = c[..., 0, 0], c[..., 0, 1], c[..., 0, 2]
+        c23, c33 = c[..., 1, 2], c[..., 2, 2]
+        lam3 = (1 + c11) * (1 + c33) - c13 * c13
+        return _TWO_OVER_PI * (c23 * (1 + c11) - c12 * c13) / ((1 + c11) * jnp.sqrt(lam3))
+
+    def i4(self, cov):
+        c = _check_cov(cov, 4, "i4")
+        c11, c12, c13, c14 = c[..., 0, 0], c[..., 0, 1], c[..., 0, 2], c[..., 0, 3]
+        c22, c23, c24 = c[..., 1, 1], c[..., 1, 2], c[..., 1, 3]
+        c33, c34, c44 = c[..., 2, 2], c[..., 2, 3], c[..., 3, 3]
+        lam4 = (1 + c11) * (1 + c22) - c12 * c12
+        lam0 = (
+            lam4 * c34
+            - c23 * c24 * (1 + c11)
+            - c13 * c14 * (1 + c22)
+            + c12 * c13 * c24
+            + c12 * c14 * c23
+        )
+        lam1 = lam4 * (1 + c33) - c23 * c23 * (1 + c11) - c13 * c13 * (1 + c22) + 2 * c12 * c13 * c23
+        lam2 = lam4 * (1 + c44) - c24 * c24 * (1 + c11) - c14 * c14 * (1 + c22) + 2 * c12 * c14 * c24
+        return (4.0 / math.pi**2) / jnp.sqrt(lam4) * jnp.arcsin(lam0 / jnp.sqrt(lam1 * lam2))
+
+
+class Linear(AbstractActivation):
+    """`g(x) = x`. `I2 = C12`, `J2 = 1`, `I3 = C23`, `I4 = C34`."""
+
+    name: ClassVar[str] = "linear"
+    closed_forms: ClassVar[frozenset[str]] = frozenset({"i2", "j2", "i3", "i4"})
+
+    def __call__(self, x):
+        return jnp.asarray(x)
+
+    def derivative(self, x):
+        return jnp.ones_like(jnp.asarray(x))
+
+    def i2(self, cov):
+        return _check_cov(cov, 2, "i2")[..., 0, 1]
+
+    def j2(self, cov):
+        c = _check_cov(cov, 2, "j2")
+        return jnp.ones(c.shape[:-2], c.dtype)
+
+    def i3(self, cov):
+        return _check_cov(cov, 3, "i3")[..., 1, 2]
+
+    def i4(self, cov):
+        return _check_cov(cov, 4, "i4")[..., 2, 3]
+
+
+class ReLU(AbstractActivation):
+    """`g(x) = max(x, 0)`, `g'(x) = 1[x > 0]`.
+
+    Closed forms (the arc-cosine kernels of Cho & Saul 2009), with `cos(theta) = C12/sqrt(C11 C22)`:
+    `I2 = sqrt(C11 C22) [sin(theta) + (pi - theta) cos(theta)] / (2 pi)` and
+    `J2 = (pi - theta) / (2 pi)`.
+    """
+
+    name: ClassVar[str] = "relu"
+    closed_forms: ClassVar[frozenset[str]] = frozenset({"i2", "j2"})
+
+    def __call__(self, x):
+        return jnp.maximum(jnp.asarray(x), 0)
+
+    def derivative(self, x):
+        x = jnp.asarray(x)
+        return (x > 0).astype(x.dtype)
+
+    @staticmethod
+    def _angle(c: Array) -> tuple[Array, Array]:
+        norm = jnp.sqrt(c[..., 0, 0] * c[..., 1, 1])
+        safe = jnp.where(norm > 0, norm, 1.0)
+        cos = jnp.clip(jnp.where(norm > 0, c[..., 0, 1] / safe, 0.0), -1.0, 1.0)
+        return norm, jnp.arccos(cos)
+
+    def i2(self, cov):
+        norm, theta = self._angle(_check_cov(cov, 2, "i2"))
+        return norm * (jnp.sin(theta) + (math.pi - theta) * jnp.cos(theta)) / (2 * math.pi)
+
+    def j2(self, cov):
+        _, theta = self._angle(_check_cov(cov, 2, "j2"))
+        return (math.pi - theta) / (2 * math.pi)
+
+
+class Tanh(AbstractActivation):
+    """`g(x) = tanh(x)`. No closed-form integrals: generalisation errors come from Monte Carlo."""
+
+    name: ClassVar[str] = "tanh"
+
+    def __call__(self, x):
+        return jnp.tanh(x)
+
+    def derivative(self, x):
+        t = jnp.tanh(x)
+        return 1 - t * t
+
+
+def _hermite_e(degree: int, x: Array) -> Array:
+    """Probabilists' Hermite polynomial `He_k(x)` by the three-term recurrence."""
+    prev, cur = jnp.ones_like(x), x
+    if degree == 0:
+        return prev
+    for n in range(1, degree):
+        prev, cur = cur, x * cur - n * prev
+    return cur
+
+
+class Hermite(AbstractActivation):
+    """Normalised Hermite polynomial `g(x) = h_k(x) = He_k(x) / sqrt(k!)`.
+
+    `E[h_j(z) h_k(z)] = delta_jk` for `z ~ N(0, 1)`, and `h_k'(x) = sqrt(k) h_{k-1}(x)`.
+    `I2` and `J2` are computed by Gauss-Hermite quadrature on the Cholesky factor of the
+    covariance with `degree + 1` nodes per axis, which is exact for these polynomials (up to
+    rounding); for unit variances it reduces to `I2 = C12^k`.
+    """
+
+    degree: int = eqx.field(static=True)
+    name: ClassVar[str] = "hermite"
+    closed_forms: ClassVar[frozenset[str]] = frozenset({"i2", "j2"})
+
+    def __check_init__(self):
+        if not isinstance(self.degree, int) or self.degree < 0:
+            raise ValueError(f"Hermite degree must be an integer >= 0, got {self.degree!r}")
+
+    def __call__(self, x):
+        x = jnp.asarray(x)
+        return _hermite_e(self.degree, x) / math.sqrt(math.factorial(self.degree))
+
+    def derivative(self, x):
+        x = jnp.asarray(x)
+        if self.degree == 0:
+            return jnp.zeros_like(x)
+        return math.sqrt(self.degree) * Hermite(self.degree - 1)(x)
+
+    def _quadrature(self, cov: Array, f1, f2) -> Array:
+        nodes, weights = np.polynomial.hermite_e.hermegauss(self.degree + 1)
+        z = jnp.asarray(nodes, cov.dtype)
+        w = jnp.asarray(weights / math.sqrt(2 * math.pi), cov.dtype)
+        a, c, b = cov[..., 0, 0], cov[..., 0, 1], cov[..., 1, 1]
+        sa = jnp.sqrt(jnp.maximum(a, 0.0))
+        l21 = jnp.where(sa > 0, c / jnp.where(sa > 0, sa, 1.0), 0.0)
+        l22 = jnp.sqrt(jnp.maximum(b - l21 * l21, 0.0))
+        lead = (1,) * sa.ndim
+        z1, z2 = z.reshape(*lead, -1, 1), z.reshape(*lead, 1, -1)
+        u = sa[..., None, None] * z1
+        v = l21[..., None, None] * z1 + l22[..., None, None] * z2
+        return jnp.einsum("...ij,i,j->...", f1(u) * f2(v), w, w)
+
+    def i2(self, cov):
+        c = _check_cov(cov, 2, "i2")
+        return self._quadrature(c, self, self)
+
+    def j2(self, cov):
+        c = _check_cov(cov, 2, "j2")
+        return self._quadrature(c, self.derivative, self.derivative)
+
+
+_FIXED = {"erf": Erf, "linear": Linear, "relu": ReLU, "tanh": Tanh}
+_HERMITE = re.compile(r"hermite(\d+)$")
+ACTIVATION_NAMES = (*_FIXED, "hermite<k>")
+
+
+def activation_from_name(name: str) -> AbstractActivation:
+    """The activation called `name`: `erf`, `linear`, `relu`, `tanh` or `hermite<k>` (e.g. `hermite2`)."""
+    if name in _FIXED:
+        return _FIXED[name]()
+    match = _HERMITE.fullmatch(name)
+    if match:
+        return Hermite(int(match.group(1)))
+    raise ValueError(f"unknown activation {name!r}; allowed: {', '.join(ACTIVATION_NAMES)}")

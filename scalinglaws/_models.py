@@ -1,0 +1,217 @@
+"""Two-layer networks (teacher and student) and the random-feature model.
+
+Conventions (Saad & Solla 1995; Goldt et al. 2019; `shared/DESIGN.md`): for an input `x` of
+dimension `N` the local fields are `lambda_k = w_k . x / sqrt(N)` and the output is
+
+    f(x) = c_K sum_k v_k g(lambda_k),
+
+with the output scaling `c_K = 1` (`"sum"`, the soft committee machine), `1/K` (`"mean"`) or
+`1/sqrt(K)` (`"sqrt"`). First-layer rows have O(1) entries, so the order parameters
+`Q = W W^T / N`, `R = W B^T / N`, `T = B B^T / N` are O(1). The theories see the scaling only
+through the effective second layer `c_K v` (`effective_second_layer`).
+"""
+
+import math
+from typing import Literal
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from ._activations import AbstractActivation
+
+
+__all__ = [
+    "OUTPUT_SCALINGS",
+    "RandomFeatureModel",
+    "TwoLayerNetwork",
+    "output_scale",
+    "random_feature_model",
+    "student_network",
+    "teacher_network",
+]
+
+OutputScaling = Literal["sum", "mean", "sqrt"]
+OUTPUT_SCALINGS: tuple[str, ...] = ("sum", "mean", "sqrt")
+
+
+def output_scale(output: str, hidden: int) -> float:
+    """The prefactor `c_K` of an output scaling: `sum` 1, `mean` 1/K, `sqrt` 1/sqrt(K)."""
+    if output == "sum":
+        return 1.0
+    if output == "mean":
+        return 1.0 / hidden
+    if output == "sqrt":
+        return 1.0 / math.sqrt(hidden)
+    raise ValueError(f"output scaling must be one of {OUTPUT_SCALINGS}, got {output!r}")
+
+
+class TwoLayerNetwork(eqx.Module):
+    """`f(x) = c_K sum_k v_k g(w_k . x / sqrt(N))`: the teacher and the student of the SCM family.
+
+    **Arguments:**
+
+    - `first`: first-layer weights `W`, shape `(K, N)`.
+    - `second`: second-layer weights `v`, shape `(K,)`.
+    - `activation`: the activation `g`.
+    - `output`: output scaling, `"sum"`, `"mean"` or `"sqrt"`.
+    """
+
+    first: Float[Array, "K N"]
+    second: Float[Array, " K"]
+    activation: AbstractActivation
+    output: str = eqx.field(static=True)
+    hidden: int = eqx.field(static=True)
+    input_dim: int = eqx.field(static=True)
+
+    def __init__(self, first, second, activation: AbstractActivation, output: OutputScaling = "sum"):
+        first = jnp.asarray(first)
+        second = jnp.asarray(second, first.dtype)
+        if first.ndim != 2:
+            raise ValueError(f"first-layer weights must have shape (K, N), got {first.shape}")
+        if second.shape != first.shape[:1]:
+            raise ValueError(f"second-layer weights must have shape ({first.shape[0]},), got {second.shape}")
+        output_scale(output, first.shape[0])
+        self.first, self.second = first, second
+        self.activation = activation
+        self.output = output
+        self.hidden, self.input_dim = first.shape
+
+    @property
+    def scale(self) -> float:
+        return output_scale(self.output, self.hidden)
+
+    def fields(self, x: Float[Array, "*batch N"]) -> Float[Array, "*batch K"]:
+        """Local fields `W x / sqrt(N)`."""
+        return x @ self.first.T / math.sqrt(self.input_dim)
+
+    def effective_second_layer(self) -> Float[Array, " K"]:
+        """`c_K v`: the second layer the order-parameter theories see."""
+        return self.scale * self.second
+
+    def __call__(self, x: Float[Array, "*batch N"]) -> Float[Array, " *batch"]:
+        return self.activation(self.fields(x)) @ self.effective_second_layer()
+
+
+def teacher_network(
+    input_dim: int,
+    hidden: int,
+    activation: AbstractActivation,
+    *,
+    output: OutputScaling = "sum",
+    init: Literal["gaussian", "orthonormal"] = "gaussian",
+    second_layer: Literal["ones", "power_law"] = "ones",
+    second_layer_exponent: float = 1.0,
+    dtype=jnp.float32,
+    key: PRNGKeyArray,
+) -> TwoLayerNetwork:
+    """A teacher with `M = hidden` units.
+
+    **Arguments:**
+
+    - `init`: `"gaussian"` draws `B_nm ~ N(0, 1)` (so `T = I + O(1/sqrt(N))`); `"orthonormal"`
+      draws orthonormal rows scaled by `sqrt(N)`, so that `T = I` exactly (needs `M <= N`).
+    - `second_layer`: `"ones"` (`A_p = 1`) or `"power_law"` with `A_p ∝ p^-exponent` and
+      `sum_p A_p^2 = 1`.
+    """
+    if init == "gaussian":
+        first = jr.normal(key, (hidden, input_dim), dtype)
+    elif init == "orthonormal":
+        if hidden > input_dim:
+            raise ValueError(f"an orthonormal teacher needs hidden ({hidden}) <= input_dim ({input_dim})")
+        gauss = jr.normal(key, (input_dim, hidden), jnp.float64)
+        basis, upper = jnp.linalg.qr(gauss)
+        basis = basis * jnp.sign(jnp.diagonal(upper))[None, :]
+        first = (math.sqrt(input_dim) * basis.T).astype(dtype)
+    else:
+        raise ValueError(f"teacher init must be 'gaussian' or 'orthonormal', got {init!r}")
+    if second_layer == "ones":
+        second = jnp.ones(hidden, dtype)
+    elif second_layer == "power_law":
+        raw = jnp.arange(1, hidden + 1, dtype=jnp.float64) ** (-second_layer_exponent)
+        second = (raw / jnp.linalg.norm(raw)).astype(dtype)
+    else:
+        raise ValueError(f"teacher second_layer must be 'ones' or 'power_law', got {second_layer!r}")
+    return TwoLayerNetwork(first, second, activation, output)
+
+
+def student_network(
+    input_dim: int,
+    hidden: int,
+    activation: AbstractActivation,
+    *,
+    output: OutputScaling = "sum",
+    init_std: float = 1e-3,
+    second_layer_init: float = 1.0,
+    dtype=jnp.float32,
+    key: PRNGKeyArray,
+) -> TwoLayerNetwork:
+    """A student with `K = hidden` units, `W_kn ~ N(0, init_std^2)` and `v_k = second_layer_init`.
+
+    `Q_kk ≈ init_std^2` at the start.
+    """
+    first = init_std * jr.normal(key, (hidden, input_dim), dtype)
+    second = jnp.full(hidden, second_layer_init, dtype)
+    return TwoLayerNetwork(first, second, activation, output)
+
+
+class RandomFeatureModel(eqx.Module):
+    """`f(x) = c_K sum_k a_k g(f_k . x / sqrt(N))` with frozen features `F` and a trained readout `a`.
+
+    **Arguments:**
+
+    - `features`: the frozen first layer `F`, shape `(K, N)`; training never changes it.
+    - `readout`: the trained readout `a`, shape `(K,)`.
+    - `activation`, `output`: as for `TwoLayerNetwork`.
+    """
+
+    features: Float[Array, "K N"]
+    readout: Float[Array, " K"]
+    activation: AbstractActivation
+    output: str = eqx.field(static=True)
+    hidden: int = eqx.field(static=True)
+    input_dim: int = eqx.field(static=True)
+
+    def __init__(self, features, readout, activation: AbstractActivation, output: OutputScaling = "sum"):
+        features = jnp.asarray(features)
+        readout = jnp.asarray(readout, features.dtype)
+        if features.ndim != 2:
+            raise ValueError(f"features must have shape (K, N), got {features.shape}")
+        if readout.shape != features.shape[:1]:
+            raise ValueError(f"readout must have shape ({features.shape[0]},), got {readout.shape}")
+        output_scale(output, features.shape[0])
+        self.features, self.readout = features, readout
+        self.activation = activation
+        self.output = output
+        self.hidden, self.input_dim = features.shape
+
+    @property
+    def scale(self) -> float:
+        return output_scale(self.output, self.hidden)
+
+    def features_of(self, x: Float[Array, "*batch N"]) -> Float[Array, "*batch K"]:
+        """The random features `g(F x / sqrt(N))`; gradients do not flow into `F`."""
+        frozen = jax.lax.stop_gradient(self.features)
+        return self.activation(x @ frozen.T / math.sqrt(self.input_dim))
+
+    def __call__(self, x: Float[Array, "*batch N"]) -> Float[Array, " *batch"]:
+        return self.scale * (self.features_of(x) @ self.readout)
+
+
+def random_feature_model(
+    input_dim: int,
+    hidden: int,
+    activation: AbstractActivation,
+    *,
+    output: OutputScaling = "sum",
+    readout_init_std: float = 0.0,
+    dtype=jnp.float32,
+    key: PRNGKeyArray,
+) -> RandomFeatureModel:
+    """A random-feature model with `F_kn ~ N(0, 1)` and `a_k ~ N(0, readout_init_std^2)`."""
+    fkey, akey = jr.split(key)
+    features = jr.normal(fkey, (hidden, input_dim), dtype)
+    readout = readout_init_std * jr.normal(akey, (hidden,), dtype)
+    return RandomFeatureModel(features, readout, activation, output)

@@ -1,0 +1,63 @@
+"""Figures of learning curves (matplotlib, no pyplot state: safe in scripts and tests)."""
+
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+from matplotlib.figure import Figure
+
+
+__all__ = ["learning_curve_figure"]
+
+
+def _positive(y: np.ndarray) -> np.ndarray:
+    return np.where(y > 0, y, np.nan)
+
+
+def learning_curve_figure(arrays: Mapping[str, np.ndarray], title: str = "") -> Figure:
+    """`eps_g` against `alpha` on log-log axes: seed mean with a min-max band, theory dashed.
+
+    **Arguments:**
+
+    - `arrays`: a run's arrays: `alpha` (T,), `eps_g_sim` (S, T) or (H, S, T) for a learning-rate
+      sweep (with `learning_rate` (H,)), and optionally `eps_g_theory` of shape (T,), (S, T),
+      (H, T) or (H, S, T); a seed axis of the theory is averaged.
+    - `title`: the figure's title.
+    """
+    alpha = np.asarray(arrays["alpha"])
+    shown = alpha > 0
+    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+    ax = fig.subplots()
+    sim = arrays.get("eps_g_sim")
+    theory = arrays.get("eps_g_theory")
+    rates = arrays.get("learning_rate")
+    n_curves = 1 if rates is None else len(rates)
+    colors = [f"C{i % 10}" for i in range(n_curves)]
+    for h in range(n_curves):
+        label = "" if rates is None else f"eta = {rates[h]:g}"
+        if sim is not None and sim.size:
+            runs = sim if rates is None else sim[h]
+            with warnings.catch_warnings():  # all-NaN columns after a recorded divergence
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean = _positive(np.nanmean(runs, axis=0))
+                low = _positive(np.nanmin(runs, axis=0))
+                high = _positive(np.nanmax(runs, axis=0))
+            ax.plot(alpha[shown], mean[shown], color=colors[h], lw=1.6,
+                    label=f"simulation ({runs.shape[0]} seeds) {label}".strip())
+            if runs.shape[0] > 1:
+                ax.fill_between(alpha[shown], low[shown], high[shown], color=colors[h], alpha=0.2, lw=0)
+        if theory is not None:
+            curve = np.asarray(theory if rates is None else theory[h])
+            if curve.ndim == 2:
+                curve = curve.mean(axis=0)
+            ax.plot(alpha[shown], _positive(curve)[shown], color=colors[h], ls="--", lw=1.4,
+                    label=f"theory {label}".strip())
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"$\alpha$ = steps / N")
+    ax.set_ylabel(r"$\epsilon_g$")
+    if title:
+        ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig

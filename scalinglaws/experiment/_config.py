@@ -1,0 +1,290 @@
+"""Experiment configuration: a TOML schema with defaults, validation and `--set` overrides.
+
+A config is a TOML file with a top-level `name` (and optional `description`) and the sections
+`[data]`, `[teacher]`, `[student]`, `[training]`, `[theory]`. Every key has a default, a type and
+an allowed range (the table `KEYS`, documented in the README). Loading a config resolves every
+key; an unknown key, a wrong type, a value out of range or an impossible combination raises
+`ConfigError` (a `ValueError`) naming the key and what is allowed.
+"""
+
+import copy
+import hashlib
+import json
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from .._activations import ACTIVATION_NAMES, activation_from_name
+from .._models import OUTPUT_SCALINGS
+
+
+__all__ = ["KEYS", "Config", "ConfigError", "load_config", "parse_override", "resolve"]
+
+
+class ConfigError(ValueError):
+    """A configuration error; `key` names the offending key (`section.name`)."""
+
+    def __init__(self, key: str, message: str):
+        self.key = key
+        super().__init__(f"{key}: {message}")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: its type, default, allowed range and meaning."""
+
+    kind: str  # "int", "float", "bool", "str", "choice", "floats" (a number or a list of numbers)
+    default: Any
+    doc: str
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    exclusive: bool = False  # minimum is exclusive
+    check: Callable[[Any], str | None] | None = None
+    optional: bool = False  # None (key absent) is allowed
+
+
+def _activation_check(name: str) -> str | None:
+    try:
+        activation_from_name(name)
+    except ValueError:
+        return f"must be one of {', '.join(ACTIVATION_NAMES)}, got {name!r}"
+    return None
+
+
+_ACTIVATION_DOC = "activation: " + ", ".join(ACTIVATION_NAMES)
+
+KEYS: dict[str, dict[str, Key]] = {
+    "": {
+        "name": Key("str", "run", "name of the run; the default output directory is runs/<name>-<hash>"),
+        "description": Key("str", "", "one line shown by `scalinglaws list`"),
+    },
+    "data": {
+        "input_dim": Key("int", 500, "N, the input dimension", minimum=1),
+        "spectrum": Key("choice", "isotropic", "input covariance", choices=("isotropic", "power_law")),
+        "exponent": Key(
+            "float", 1.0, "beta: eigenvalues lambda_l ∝ l^-(1+beta) (power_law)", minimum=-1, exclusive=True
+        ),
+        "distinct_eigenvalues": Key(
+            "int", None, "L, distinct eigenvalues, each of multiplicity N/L; must divide N (default N)",
+            minimum=1, optional=True,
+        ),
+        "normalisation": Key(
+            "choice", "trace", "power-law normalisation: Tr(Sigma)/N = 1 (trace) or lambda_1 = 1 (top)",
+            choices=("trace", "top"),
+        ),
+    },
+    "teacher": {
+        "hidden": Key("int", 2, "M, teacher hidden units", minimum=1),
+        "activation": Key("str", "erf", _ACTIVATION_DOC, check=_activation_check),
+        "output": Key("choice", "sum", "output scaling: sum, mean (1/M), sqrt (1/sqrt M)", choices=OUTPUT_SCALINGS),
+        "init": Key(
+            "choice", "gaussian", "first layer: gaussian (B ~ N(0,1)) or orthonormal (T = I exactly)",
+            choices=("gaussian", "orthonormal"),
+        ),
+        "second_layer": Key(
+            "choice", "ones", "second layer: ones, or power_law A_p ∝ p^-exponent with sum A_p^2 = 1",
+            choices=("ones", "power_law"),
+        ),
+        "second_layer_exponent": Key("float", 1.0, "exponent of a power_law second layer", minimum=0),
+        "noise_std": Key("float", 0.0, "standard deviation of Gaussian label noise", minimum=0),
+    },
+    "student": {
+        "kind": Key("choice", "two_layer", "student model", choices=("two_layer",)),
+        "hidden": Key("int", 2, "K, student hidden units", minimum=1),
+        "activation": Key("str", "erf", _ACTIVATION_DOC, check=_activation_check),
+        "output": Key("choice", "sum", "output scaling: sum, mean (1/K), sqrt (1/sqrt K)", choices=OUTPUT_SCALINGS),
+        "init_std": Key("float", 1e-3, "sigma_J: first-layer weights ~ N(0, sigma_J^2)", minimum=0),
+        "train_second_layer": Key("bool", False, "train the second layer v"),
+        "second_layer_init": Key("float", 1.0, "initial value of every v_k"),
+        "second_layer_learning_rate": Key(
+            "float", None, "eta_v (default: training.learning_rate)", minimum=0, exclusive=True, optional=True
+        ),
+    },
+    "training": {
+        "learning_rate": Key("floats", 0.5, "eta; a list runs a vmapped sweep", minimum=0, exclusive=True),
+        "alpha_max": Key("float", 1000.0, "last time alpha = steps/N", minimum=0, exclusive=True),
+        "alpha_min": Key("float", 0.01, "first nonzero recording time", minimum=0, exclusive=True),
+        "points_per_decade": Key("int", 20, "recording points per decade of alpha", minimum=1),
+        "seeds": Key("int", 8, "independent runs (0 = theory alone)", minimum=0),
+        "seed": Key("int", 0, "base PRNG seed", minimum=0),
+        "dtype": Key("choice", "float32", "simulation dtype", choices=("float32", "float64")),
+        "chunk_size": Key("int", None, "inputs drawn at once per run (default: automatic)", minimum=1, optional=True),
+        "test_size": Key("int", 10000, "Monte Carlo test set (activations without closed-form I2)", minimum=16),
+        "divergence_threshold": Key(
+            "float", 1e6, "a run has diverged when max_k Q_kk exceeds this", minimum=0, exclusive=True
+        ),
+        "on_divergence": Key(
+            "choice", "error", "error: exit 3, write nothing; record: write NaN after divergence and say so",
+            choices=("error", "record"),
+        ),
+    },
+    "theory": {
+        "enabled": Key("bool", True, "compute the theory when one exists for the setup"),
+    },
+}
+
+
+def _check_value(where: str, spec: Key, value: Any) -> Any:
+    if value is None and spec.optional:
+        return None
+
+    def fail(message: str):
+        raise ConfigError(where, message)
+
+    if spec.kind == "bool":
+        if not isinstance(value, bool):
+            fail(f"must be true or false, got {value!r}")
+        return value
+    if spec.kind in ("str", "choice"):
+        if not isinstance(value, str):
+            fail(f"must be a string, got {value!r}")
+        if spec.kind == "choice" and value not in spec.choices:
+            fail(f"must be one of {', '.join(spec.choices)}, got {value!r}")
+    elif spec.kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            fail(f"must be an integer, got {value!r}")
+    elif spec.kind == "float":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            fail(f"must be a number, got {value!r}")
+        value = float(value)
+    elif spec.kind == "floats":
+        items = value if isinstance(value, list) else [value]
+        if not items or any(isinstance(v, bool) or not isinstance(v, int | float) for v in items):
+            fail(f"must be a number or a non-empty list of numbers, got {value!r}")
+        for item in items:
+            _check_value(where, Key("float", None, "", minimum=spec.minimum, exclusive=spec.exclusive), item)
+        return [float(v) for v in items] if isinstance(value, list) else float(value)
+    if spec.minimum is not None and spec.kind in ("int", "float"):
+        if value != value or (value <= spec.minimum if spec.exclusive else value < spec.minimum):
+            fail(f"must be {'>' if spec.exclusive else '>='} {spec.minimum:g}, got {value!r}")
+    if spec.check is not None and (message := spec.check(value)) is not None:
+        fail(message)
+    return value
+
+
+def _cross_checks(config: dict) -> None:
+    data, teacher, training = config["data"], config["teacher"], config["training"]
+    n = data["input_dim"]
+    if data["spectrum"] == "power_law":
+        distinct = data["distinct_eigenvalues"] if data["distinct_eigenvalues"] is not None else n
+        if n % distinct:
+            raise ConfigError("data.distinct_eigenvalues", f"must divide data.input_dim = {n}, got {distinct}")
+    elif data["distinct_eigenvalues"] not in (None, 1):
+        raise ConfigError("data.distinct_eigenvalues", "only applies with data.spectrum = 'power_law'")
+    if teacher["init"] == "orthonormal" and teacher["hidden"] > n:
+        raise ConfigError("teacher.init", f"orthonormal needs teacher.hidden <= data.input_dim = {n}")
+    if training["alpha_min"] >= training["alpha_max"]:
+        raise ConfigError("training.alpha_min", f"must be < training.alpha_max = {training['alpha_max']:g}")
+    if round(training["alpha_max"] * n) < 1:
+        raise ConfigError("training.alpha_max", f"must be at least one step, >= 1/N = {1 / n:g}")
+
+
+class Config(Mapping):
+    """A validated, fully resolved configuration (read-only mapping of sections to dicts)."""
+
+    def __init__(self, resolved: dict):
+        self._data = resolved
+
+    def __getitem__(self, section: str):
+        return self._data[section]
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __len__(self):
+        return len(self._data)
+
+    def get_key(self, dotted: str) -> Any:
+        section, _, name = dotted.rpartition(".")
+        return self._data[name] if not section else self._data[section][name]
+
+    def to_dict(self) -> dict:
+        return copy.deepcopy(self._data)
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(_drop_none(self._data))
+
+    def hash(self, version: str = "") -> str:
+        """SHA-256 of everything that changes the results (not `name`/`description`) and the version."""
+        content = {k: v for k, v in self._data.items() if k not in ("name", "description")}
+        blob = json.dumps({"config": content, "version": version}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _drop_none(tree: dict) -> dict:
+    return {k: _drop_none(v) if isinstance(v, dict) else v for k, v in tree.items() if v is not None}
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse `section.key=value`; the value is TOML, or a bare string when it is not valid TOML."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_]\w*)?", key):
+        raise ConfigError(key or text, "an override must look like section.key=value")
+    try:
+        value = tomllib.loads(f"value = {raw}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key, value
+
+
+def resolve(raw: Mapping[str, Any], overrides: Iterable[str] = ()) -> Config:
+    """Validate a parsed TOML mapping plus `--set` overrides; fill in every default."""
+    merged: dict[str, Any] = copy.deepcopy(dict(raw))
+    for text in overrides:
+        key, value = parse_override(text)
+        section, _, name = key.rpartition(".")
+        if section:
+            target = merged.setdefault(section, {})
+            if not isinstance(target, dict):
+                raise ConfigError(section, "must be a table")
+            target[name] = value
+        else:
+            merged[name] = value
+    sections = [k for k in KEYS if k]
+    for name, value in merged.items():
+        if name in KEYS[""]:
+            continue
+        if name in sections:
+            if not isinstance(value, dict):
+                raise ConfigError(name, f"must be a table [{name}]")
+            continue
+        raise ConfigError(name, f"unknown key; allowed top level: {', '.join(KEYS[''])}, [{'], ['.join(sections)}]")
+    resolved: dict[str, Any] = {}
+    for section, specs in KEYS.items():
+        given = merged if section == "" else merged.get(section, {})
+        out: dict[str, Any] = {}
+        for name in given:
+            if section == "" and name in sections:
+                continue
+            if name not in specs:
+                where = f"{section}.{name}" if section else name
+                raise ConfigError(where, f"unknown key; allowed in [{section}]: {', '.join(specs)}")
+        for name, spec in specs.items():
+            where = f"{section}.{name}" if section else name
+            out[name] = _check_value(where, spec, given.get(name, spec.default))
+        if section == "":
+            resolved.update(out)
+        else:
+            resolved[section] = out
+    _cross_checks(resolved)
+    return Config(resolved)
+
+
+def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
+    """Read a TOML config file and `resolve` it."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError("config", f"cannot read {path}: {error.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError("config", f"{path} is not valid TOML: {error}") from None
+    return resolve(raw, overrides)

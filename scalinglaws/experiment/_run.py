@@ -1,0 +1,182 @@
+"""From a config to results: build the setup, simulate, and collect arrays and a summary."""
+
+import functools
+import importlib.metadata
+import platform
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+
+from .._activations import activation_from_name
+from .._data import GaussianData, isotropic, power_law
+from .._models import student_network, teacher_network
+from ..simulate import Simulation, simulate
+from ._config import Config, ConfigError
+
+
+__all__ = ["Diverged", "Results", "build_data", "run_experiment"]
+
+
+class Diverged(RuntimeError):
+    """A simulation diverged (NaN or blow-up); the message names the runs and the alpha."""
+
+
+@dataclass
+class Results:
+    """What a run produces: the arrays of `results.npz` and the fields of `summary.json`."""
+
+    arrays: dict[str, np.ndarray]
+    summary: dict = field(default_factory=dict)
+
+
+def build_data(config: Config) -> GaussianData:
+    data = config["data"]
+    if data["spectrum"] == "isotropic":
+        return isotropic(data["input_dim"])
+    return power_law(data["input_dim"], data["exponent"], data["distinct_eigenvalues"], data["normalisation"])
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for package in ("scalinglaws", "jax", "jaxlib", "equinox", "diffrax", "optax", "numpy"):
+        try:
+            out[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            out[package] = "not installed"
+    out["python"] = platform.python_version()
+    return out
+
+
+def _device() -> str:
+    device = jax.devices()[0]
+    return f"{device.platform}: {getattr(device, 'device_kind', '')} x{jax.device_count()}".strip()
+
+
+def _simulate(config: Config, progress) -> Simulation:
+    data, teacher, student, training = config["data"], config["teacher"], config["student"], config["training"]
+    n = data["input_dim"]
+    dtype = jnp.float32 if training["dtype"] == "float32" else jnp.float64
+    make_teacher = functools.partial(
+        teacher_network,
+        n,
+        teacher["hidden"],
+        activation_from_name(teacher["activation"]),
+        output=teacher["output"],
+        init=teacher["init"],
+        second_layer=teacher["second_layer"],
+        second_layer_exponent=teacher["second_layer_exponent"],
+        dtype=dtype,
+    )
+    make_student = functools.partial(
+        student_network,
+        n,
+        student["hidden"],
+        activation_from_name(student["activation"]),
+        output=student["output"],
+        init_std=student["init_std"],
+        second_layer_init=student["second_layer_init"],
+        dtype=dtype,
+    )
+    rates = np.atleast_1d(training["learning_rate"])
+    rates_v = student["second_layer_learning_rate"]
+    return simulate(
+        build_data(config),
+        lambda key: make_teacher(key=key),
+        lambda key: make_student(key=key),
+        learning_rates=rates,
+        second_layer_rates=None if rates_v is None else np.full_like(rates, rates_v),
+        train_second_layer=student["train_second_layer"],
+        noise_std=teacher["noise_std"],
+        seeds=training["seeds"],
+        alpha_max=training["alpha_max"],
+        points_per_decade=training["points_per_decade"],
+        alpha_min=training["alpha_min"],
+        chunk_size=training["chunk_size"],
+        test_size=training["test_size"],
+        divergence_threshold=training["divergence_threshold"],
+        progress=progress,
+        key=jr.key(training["seed"]),
+    )
+
+
+def _divergence_message(sim: Simulation) -> str:
+    lines = []
+    for h, s in zip(*np.nonzero(np.isfinite(sim.diverged_alpha))):
+        lines.append(
+            f"learning_rate={sim.learning_rates[h]:g}, seed {s}: diverged at alpha={sim.diverged_alpha[h, s]:.4g}"
+        )
+    return "; ".join(lines)
+
+
+def _simulation_arrays(sim: Simulation, sweep: bool) -> dict[str, np.ndarray]:
+    """The simulation's arrays under the names of the results contract (README, DESIGN.md)."""
+
+    def per_run(x):  # (H, S, ...) -> (S, ...) unless the config sweeps learning rates
+        return x if sweep else x[0]
+
+    arrays = {
+        "steps": sim.steps,
+        "eps_g_sim": per_run(sim.eps_g),
+        "Q_sim": per_run(sim.q),
+        "R_sim": per_run(sim.r),
+        "T_sim": sim.t,
+        "A_teacher": sim.teacher_second_layer,
+        "diverged_alpha": per_run(sim.diverged_alpha),
+    }
+    if sweep:
+        arrays["learning_rate"] = sim.learning_rates
+    if sim.second_layer is not None:
+        arrays["v_sim"] = per_run(sim.second_layer)
+    if sim.q_blocks is not None:
+        arrays["Q_blocks_sim"] = per_run(sim.q_blocks)
+        arrays["R_blocks_sim"] = per_run(sim.r_blocks)
+        arrays["T_blocks_sim"] = sim.t_blocks
+    return arrays
+
+
+def run_experiment(config: Config, progress: Callable[[int, int], None] | None = None) -> Results:
+    """Run what the config asks for and return its arrays and summary.
+
+    Raises `ConfigError` for a setup that cannot be run and `Diverged` when a simulation
+    diverged and `training.on_divergence = "error"`.
+    """
+    training = config["training"]
+    if training["seeds"] == 0:
+        raise ConfigError(
+            "training.seeds",
+            "is 0 (theory alone), but no theory is implemented for this setup yet; use seeds >= 1",
+        )
+    start = time.perf_counter()
+    sweep = isinstance(training["learning_rate"], list)
+    data = build_data(config)
+    sim = _simulate(config, progress)
+    if sim.diverged and training["on_divergence"] == "error":
+        raise Diverged(_divergence_message(sim))
+    arrays = {"alpha": sim.alpha, "eigenvalues": np.asarray(data.eigenvalues)}
+    arrays.update(_simulation_arrays(sim, sweep))
+    with warnings.catch_warnings():  # every seed of a learning rate may have diverged
+        warnings.simplefilter("ignore", RuntimeWarning)
+        final_mean = np.nanmean(sim.eps_g[..., -1], axis=-1)
+    seed_steps = sim.learning_rates.size * training["seeds"] * int(sim.steps[-1])
+    summary = {
+        "name": config["name"],
+        "versions": _versions(),
+        "device": _device(),
+        "seeds": training["seeds"],
+        "learning_rates": sim.learning_rates.tolist(),
+        "eps_g_method": sim.eps_g_method,
+        "compile_seconds": round(sim.compile_seconds, 3),
+        "simulation_seconds": round(sim.run_seconds, 3),
+        "seed_steps_per_second": round(seed_steps / max(sim.run_seconds, 1e-9)),
+        "eps_g_final_mean": final_mean.tolist(),
+        "diverged": _divergence_message(sim) or None,
+        "theory": "none: no theory is implemented for this setup yet",
+    }
+    summary["wall_seconds"] = round(time.perf_counter() - start, 3)
+    return Results(arrays, summary)

@@ -1,0 +1,397 @@
+"""Online SGD for teacher-student two-layer networks: `jit` + `lax.scan`, vmapped over seeds and
+learning rates, with observables recorded on a log-spaced grid of `alpha = steps / N`.
+
+How a run is laid out (see `shared/PERFORMANCE.md` for the measurements behind it):
+
+- Inputs are drawn a chunk at a time (`chunk_size` rows of `N`), then scanned over row by row;
+  the teacher's labels for the whole chunk come from one matrix product. Drawing per step was
+  2.4-4.5x slower on CPU.
+- The time between two recording points is covered by whole chunks and, at most once, a
+  partial chunk whose surplus rows are masked out. Every input is fresh (online learning).
+- Seeds and learning rates are one flattened batch axis `B = H * S`, vmapped, and sharded over
+  all visible devices when `B` divides evenly. Seed `s` gets the same teacher, initial student
+  and input stream for every learning rate (common random numbers). Learning rates are traced
+  inputs, so a sweep with new values does not recompile.
+- The host drives the run in a few dozen segments (one compiled call each) to report progress
+  and detect divergence; each segment scans over many steps inside `jit`.
+"""
+
+import functools
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import jax.tree_util as jtu
+import numpy as np
+from jaxtyping import Array, ArrayLike, PRNGKeyArray
+
+from .._data import GaussianData
+from .._error import generalisation_error
+from .._models import TwoLayerNetwork
+from ._grid import log_time_grid
+from ._sgd import LearningRates, sgd_step
+
+
+__all__ = ["Simulation", "simulate"]
+
+_PIECES_PER_CALL = 8
+_PIECES_PER_RUN = 64
+_TEST_SET_STREAM = 0xFFFFFFFF  # fold_in index of the Monte Carlo test set; seeds use 0, 1, ...
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """The recorded observables of a simulation (NumPy arrays, float64 order parameters).
+
+    Axes: `H` learning rates, `S` seeds, `T` recording times, `L` eigen-blocks.
+
+    - `steps`, `alpha`: `(T,)` recording times (`alpha = steps / N`).
+    - `learning_rates`, `second_layer_rates`: `(H,)`.
+    - `eps_g`: `(H, S, T)` generalisation error.
+    - `q`, `r`: `(H, S, T, K, K)`, `(H, S, T, K, M)` overlaps `W W^T / N`, `W B^T / N`.
+    - `t`: `(S, M, M)` teacher overlaps `B B^T / N`.
+    - `second_layer`: `(H, S, T, K)` student second layer `v` (not the effective `c_K v`), or
+      `None` when it is not trained.
+    - `teacher_second_layer`: `(S, M)` teacher second layer `A`.
+    - `q_blocks`, `r_blocks`: `(H, S, T, L, K, K)`, `(H, S, T, L, K, M)` eigen-block overlaps,
+      `t_blocks`: `(S, L, M, M)`; `None` for isotropic data.
+    - `diverged_alpha`: `(H, S)` the first recorded `alpha` at which a run was found diverged
+      (non-finite, or `max_k Q_kk` above the threshold), NaN where it did not diverge. Records
+      after divergence are NaN.
+    - `eps_g_method`: `"closed_form"` (float64, from the order parameters) or `"monte_carlo"`
+      (a fixed test set of `test_size` inputs).
+    - `compile_seconds`, `run_seconds`: compilation and steady-state wall time.
+    """
+
+    steps: np.ndarray
+    alpha: np.ndarray
+    learning_rates: np.ndarray
+    second_layer_rates: np.ndarray
+    eps_g: np.ndarray
+    q: np.ndarray
+    r: np.ndarray
+    t: np.ndarray
+    second_layer: np.ndarray | None
+    teacher_second_layer: np.ndarray
+    q_blocks: np.ndarray | None
+    r_blocks: np.ndarray | None
+    t_blocks: np.ndarray | None
+    diverged_alpha: np.ndarray
+    eps_g_method: str
+    compile_seconds: float
+    run_seconds: float
+
+    @property
+    def diverged(self) -> bool:
+        return bool(np.any(np.isfinite(self.diverged_alpha)))
+
+
+class _State(eqx.Module):
+    student: TwoLayerNetwork
+    counter: Array
+
+
+class _Context(eqx.Module):
+    teacher: TwoLayerNetwork
+    data_key: PRNGKeyArray
+    rates: LearningRates
+    noise_std: Array
+    t_field: Array
+    y_test: Array
+
+
+class _Observation(eqx.Module):
+    eps_g: Array
+    q: Array
+    r: Array
+    second: Array
+    q_blocks: Array
+    r_blocks: Array
+
+
+def _pieces(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Split the intervals of the recording grid so that no piece exceeds 1/64 of the run."""
+    total = int(grid[-1])
+    largest = max(1, math.ceil(total / _PIECES_PER_RUN))
+    lengths, records = [0], [True]
+    for gap in np.diff(grid):
+        parts = max(1, math.ceil(int(gap) / largest))
+        base, extra = divmod(int(gap), parts)
+        sizes = [base + (i < extra) for i in range(parts)]
+        lengths.extend(sizes)
+        records.extend([False] * (parts - 1) + [True])
+    pad = -len(lengths) % _PIECES_PER_CALL
+    lengths.extend([0] * pad)
+    records.extend([False] * pad)
+    return np.asarray(lengths, np.int32), np.asarray(records, bool)
+
+
+def _auto_chunk(batch: int, input_dim: int, itemsize: int) -> int:
+    """A power of two in [4, 256] such that `batch * chunk * input_dim * itemsize` is about 2 MB."""
+    target = 2**21 / max(batch * input_dim * itemsize, 1)
+    return int(2 ** np.clip(np.floor(np.log2(max(target, 1.0))), 2, 8))
+
+
+def _shard(tree):
+    """Shard the leading (batch) axis over all devices when it divides evenly."""
+    devices = jax.devices()
+    leaves = [x for x in jtu.tree_leaves(tree) if eqx.is_array(x)]
+    if len(devices) < 2 or not leaves or leaves[0].shape[0] % len(devices):
+        return tree
+    mesh = jax.sharding.Mesh(np.asarray(devices), ("batch",))
+    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
+    return jtu.tree_map(lambda x: jax.device_put(x, sharding) if eqx.is_array(x) else x, tree)
+
+
+@dataclass(frozen=True)
+class _Spec:
+    """Everything static about a run's compiled kernel (hashable: it keys JAX's compilation cache)."""
+
+    chunk_size: int
+    noisy: bool
+    train_second_layer: bool
+    blocks: bool
+    closed_form: bool
+
+
+def _draw(spec: _Spec, data: GaussianData, ctx: _Context, counter):
+    kx, kn = jr.split(jr.fold_in(ctx.data_key, counter))
+    dtype = ctx.teacher.first.dtype
+    xs = data.sample(kx, (spec.chunk_size,), dtype)
+    ys = ctx.teacher(xs)
+    if spec.noisy:
+        ys = ys + ctx.noise_std.astype(dtype) * jr.normal(kn, (spec.chunk_size,), dtype)
+    return xs, ys
+
+
+def _chunk(spec: _Spec, data: GaussianData, ctx: _Context, st: _State, active=None) -> _State:
+    """`chunk_size` SGD steps on fresh inputs; with `active`, only the first `active` take effect."""
+    xs, ys = _draw(spec, data, ctx, st.counter)
+
+    def body(student, inputs):
+        x, y, i = inputs
+        new = sgd_step(student, x, y, ctx.rates, train_second_layer=spec.train_second_layer)
+        if active is not None:
+            new = jtu.tree_map(lambda a, b: jnp.where(i < active, a, b), new, student)
+        return new, None
+
+    student, _ = jax.lax.scan(body, st.student, (xs, ys, jnp.arange(spec.chunk_size)))
+    return _State(student, st.counter + 1)
+
+
+def _advance(spec: _Spec, data: GaussianData, ctx: _Context, st: _State, count) -> _State:
+    whole = count // spec.chunk_size
+    st = jax.lax.fori_loop(0, whole, lambda _, s: _chunk(spec, data, ctx, s), st)
+    rest = count - whole * spec.chunk_size
+    return jax.lax.cond(rest > 0, lambda s: _chunk(spec, data, ctx, s, rest), lambda s: s, st)
+
+
+def _observe(spec: _Spec, data: GaussianData, ctx: _Context, student: TwoLayerNetwork, x_test) -> _Observation:
+    n = data.input_dim
+    w = student.first.astype(jnp.float64)
+    b = ctx.teacher.first.astype(jnp.float64)
+    eigen = data.eigenvalues
+    if spec.blocks:
+        qb, rb = data.block_overlaps(w, w), data.block_overlaps(w, b)
+        q, r = qb.sum(0), rb.sum(0)
+        q_field, r_field = jnp.einsum("l,lij->ij", eigen, qb), jnp.einsum("l,lij->ij", eigen, rb)
+    else:
+        qb = rb = jnp.zeros((0,), jnp.float64)
+        q, r = w @ w.T / n, w @ b.T / n
+        q_field, r_field = eigen[0] * q, eigen[0] * r
+    noise_var = jnp.square(ctx.noise_std)
+    if spec.closed_form:
+        eps = generalisation_error(
+            student.activation,
+            q_field,
+            r_field,
+            ctx.t_field,
+            student.effective_second_layer().astype(jnp.float64),
+            ctx.teacher.effective_second_layer().astype(jnp.float64),
+        )
+    else:
+        diff = (student(x_test) - ctx.y_test).astype(jnp.float64)
+        eps = 0.5 * jnp.mean(diff * diff)
+    return _Observation(eps + 0.5 * noise_var, q, r, student.second.astype(jnp.float64), qb, rb)
+
+
+@functools.partial(jax.jit, static_argnames="spec", donate_argnums=0)
+def _segment(state: _State, ctx: _Context, data: GaussianData, x_test, counts, *, spec: _Spec):
+    """Advance every run of the batch by `counts[p]` steps and observe, for each piece `p`."""
+
+    def one_run(st: _State, c: _Context):
+        def piece(s, count):
+            s = _advance(spec, data, c, s, count)
+            return s, _observe(spec, data, c, s.student, x_test)
+
+        return jax.lax.scan(piece, st, counts)
+
+    return jax.vmap(one_run)(state, ctx)
+
+
+def simulate(
+    data: GaussianData,
+    make_teacher: Callable[[PRNGKeyArray], TwoLayerNetwork],
+    make_student: Callable[[PRNGKeyArray], TwoLayerNetwork],
+    *,
+    learning_rates: ArrayLike,
+    second_layer_rates: ArrayLike | None = None,
+    train_second_layer: bool = False,
+    noise_std: float = 0.0,
+    seeds: int,
+    seed_offset: int = 0,
+    alpha_max: float,
+    points_per_decade: int = 20,
+    alpha_min: float = 0.01,
+    chunk_size: int | None = None,
+    test_size: int = 10_000,
+    divergence_threshold: float = 1e6,
+    progress: Callable[[int, int], None] | None = None,
+    key: PRNGKeyArray,
+) -> Simulation:
+    """Train `seeds` students on fresh samples of their teachers by online SGD, for each learning rate.
+
+    **Arguments:**
+
+    - `data`: the input distribution.
+    - `make_teacher`, `make_student`: functions of a PRNG key returning a network; they are
+      vmapped over seeds, so they must be traceable. The student's dtype sets the simulation's.
+    - `learning_rates`: `eta` values, shape `(H,)` (a scalar is one value).
+    - `second_layer_rates`: `eta_v` values, shape `(H,)`; default `learning_rates`.
+    - `train_second_layer`: whether `v` is trained.
+    - `noise_std`: standard deviation of Gaussian noise added to the teacher's labels.
+    - `seeds`: `S`, the number of independent runs per learning rate.
+    - `seed_offset`: the first seed's index; seed `s` of this call is seed `seed_offset + s`, so
+      runs split over several calls reproduce one call's runs exactly.
+    - `alpha_max`, `points_per_decade`, `alpha_min`: the recording grid (`log_time_grid`).
+    - `chunk_size`: inputs drawn at once per run; `None` picks a power of two that keeps one
+      draw for the whole batch near 2 MB (larger draws were slower on CPU).
+    - `test_size`: size of the fixed Monte Carlo test set, used only when the activations have no
+      closed-form `I2` (or student and teacher activations differ).
+    - `divergence_threshold`: a run has diverged when `max_k Q_kk` exceeds it.
+    - `progress`: called as `progress(steps_done, steps_total)` after each segment.
+    - `key`: the PRNG key; seed `s` uses `fold_in(key, seed_offset + s)`.
+
+    **Returns:** a `Simulation`.
+    """
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {seeds}")
+    if chunk_size is not None and chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    lrs = np.atleast_1d(np.asarray(learning_rates, np.float64))
+    lrs_v = lrs if second_layer_rates is None else np.atleast_1d(np.asarray(second_layer_rates, np.float64))
+    if lrs.ndim != 1 or lrs_v.shape != lrs.shape:
+        raise ValueError(f"learning_rates and second_layer_rates must be vectors of one length, got {lrs.shape}, {lrs_v.shape}")
+    n_rates, n = lrs.size, data.input_dim
+    grid = log_time_grid(n, alpha_max, points_per_decade, alpha_min)
+    lengths, records = _pieces(grid)
+
+    seed_keys = jax.vmap(lambda s: jr.fold_in(key, s))(seed_offset + jnp.arange(seeds))
+
+    @eqx.filter_vmap
+    def init(seed_key):
+        kt, ks, kd = jr.split(seed_key, 3)
+        return make_teacher(kt), make_student(ks), kd
+
+    teachers, students, data_keys = init(seed_keys)
+    one_student = jtu.tree_map(lambda x: x[0] if eqx.is_array(x) else x, students)
+    one_teacher = jtu.tree_map(lambda x: x[0] if eqx.is_array(x) else x, teachers)
+    dtype = one_student.first.dtype
+    if one_teacher.input_dim != n or one_student.input_dim != n:
+        raise ValueError("teacher and student input dimensions must equal data.input_dim")
+    activation = one_student.activation
+    closed_form = activation == one_teacher.activation and "i2" in activation.closed_forms
+    blocks = not data.identity
+
+    b64_all = teachers.first.astype(jnp.float64)
+    t_plain = jnp.einsum("smn,skn->smk", b64_all, b64_all) / n
+    t_field = jax.vmap(lambda b: data.field_covariance(b, b))(b64_all)
+    t_blocks = jax.vmap(lambda b: data.block_overlaps(b, b))(b64_all) if blocks else None
+    if closed_form:
+        x_test = jnp.zeros((0, n), dtype)
+        y_test = jnp.zeros((seeds, 0), dtype)
+    else:
+        x_test = data.sample(jr.fold_in(key, _TEST_SET_STREAM), (test_size,), dtype)
+        y_test = jax.vmap(lambda t: t(x_test))(teachers)
+
+    def tile(x):
+        if not eqx.is_array(x):
+            return x
+        return jnp.broadcast_to(x, (n_rates, *x.shape)).reshape((n_rates * seeds, *x.shape[1:]))
+
+    batch = n_rates * seeds
+    if chunk_size is None:
+        chunk_size = _auto_chunk(batch, n, jnp.dtype(dtype).itemsize)
+    state = _State(jtu.tree_map(tile, students), jnp.zeros(batch, jnp.int32))
+    rates = LearningRates(jnp.repeat(jnp.asarray(lrs), seeds), jnp.repeat(jnp.asarray(lrs_v), seeds))
+    noise = jnp.full(batch, float(noise_std), jnp.float64)
+    context = _Context(jtu.tree_map(tile, teachers), tile(data_keys), rates, noise, tile(t_field), tile(y_test))
+    state, context = _shard((state, context))
+    spec = _Spec(chunk_size, float(noise_std) > 0, train_second_layer, blocks, closed_form)
+
+    # Compile (or fetch from JAX's cache: a new learning rate does not recompile) with an empty
+    # segment, which leaves the state as it is.
+    calls = lengths.reshape(-1, _PIECES_PER_CALL)
+    start = time.perf_counter()
+    state, _ = _segment(state, context, data, x_test, jnp.zeros(_PIECES_PER_CALL, jnp.int32), spec=spec)
+    jax.block_until_ready(state)
+    compile_seconds = time.perf_counter() - start
+
+    total = int(grid[-1])
+    done = 0
+    observations = []
+    diverged_at = np.full(batch, np.nan)
+    start = time.perf_counter()
+    for index, counts in enumerate(calls):
+        state, obs = _segment(state, context, data, x_test, jnp.asarray(counts), spec=spec)
+        obs = jtu.tree_map(np.asarray, obs)
+        ends = done + np.cumsum(counts)
+        done = int(ends[-1])
+        bad = ~np.isfinite(obs.eps_g) | ~np.all(np.isfinite(obs.q.reshape(*obs.q.shape[:2], -1)), axis=-1)
+        bad |= np.max(np.diagonal(obs.q, axis1=-2, axis2=-1), axis=-1, initial=-np.inf) > divergence_threshold
+        for b in np.flatnonzero(bad.any(axis=1) & np.isnan(diverged_at)):
+            diverged_at[b] = ends[np.argmax(bad[b])] / n
+        observations.append(obs)
+        if progress is not None:
+            progress(done, total)
+        if np.all(np.isfinite(diverged_at)) and index + 1 < len(calls):
+            filler = jtu.tree_map(lambda x: np.full_like(x, np.nan, dtype=np.float64), obs)
+            observations.extend([filler] * (len(calls) - index - 1))
+            break
+    run_seconds = time.perf_counter() - start
+
+    obs = jtu.tree_map(lambda *xs: np.concatenate(xs, axis=1)[:, records], *observations)
+    steps_at = np.cumsum(lengths)[records]
+    for b in np.flatnonzero(np.isfinite(diverged_at)):
+        after = steps_at / n >= diverged_at[b]
+        for field in (obs.eps_g, obs.q, obs.r, obs.second, obs.q_blocks, obs.r_blocks):
+            if field.size:
+                field[b, after] = np.nan
+
+    def shaped(x):
+        return x.reshape(n_rates, seeds, *x.shape[1:])
+
+    return Simulation(
+        steps=grid,
+        alpha=grid / n,
+        learning_rates=lrs,
+        second_layer_rates=lrs_v,
+        eps_g=shaped(obs.eps_g),
+        q=shaped(obs.q),
+        r=shaped(obs.r),
+        t=np.asarray(t_plain),
+        second_layer=shaped(obs.second) if train_second_layer else None,
+        teacher_second_layer=np.asarray(teachers.second, np.float64),
+        q_blocks=shaped(obs.q_blocks) if blocks else None,
+        r_blocks=shaped(obs.r_blocks) if blocks else None,
+        t_blocks=np.asarray(t_blocks) if blocks else None,
+        diverged_alpha=diverged_at.reshape(n_rates, seeds),
+        eps_g_method="closed_form" if closed_form else "monte_carlo",
+        compile_seconds=compile_seconds,
+        run_seconds=run_seconds,
+    )

@@ -1,0 +1,22 @@
+"""Order-parameter theories, solved in float64 with one shared diffrax driver."""
+
+from ._driver import (
+    ODESolution as ODESolution,
+    TheoryError as TheoryError,
+    check_solution as check_solution,
+    solve_ode as solve_ode,
+)
+from ._scm import (
+    SCMArgs as SCMArgs,
+    SCMState as SCMState,
+    SoftCommitteeODE as SoftCommitteeODE,
+    solve_soft_committee as solve_soft_committee,
+)
+from ._analysis import (
+    Linearisation as Linearisation,
+    linearise as linearise,
+    local_exponent as local_exponent,
+    plateau_escape as plateau_escape,
+    symmetric_fixed_point as symmetric_fixed_point,
+    symmetric_state as symmetric_state,
+)

@@ -1,0 +1,99 @@
+"""The one diffrax driver that every theory in the project is solved with.
+
+Adaptive steps (an explicit Runge-Kutta method with a PID step-size controller by default), output
+on the same log-spaced `alpha` grid that the simulation records, float64, and `throw=False` so
+that `vmap` over learning rates or initial conditions and gradients with respect to them work;
+`check_solution` turns a failed solve into an error that says what to change.
+"""
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import diffrax
+import jax.numpy as jnp
+import jax.tree_util as jtu
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float, PyTree
+
+
+__all__ = ["ODESolution", "TheoryError", "check_solution", "solve_ode"]
+
+
+class TheoryError(RuntimeError):
+    """A theory could not be solved; the message says what to change."""
+
+
+class ODESolution(NamedTuple):
+    """`ys`: the state at every time of `alpha` (leading axis T); `result`: diffrax's outcome code;
+    `num_steps`: accepted plus rejected solver steps."""
+
+    alpha: Float[Array, " T"]
+    ys: PyTree
+    result: Any
+    num_steps: Array
+
+
+def solve_ode(
+    vector_field: Callable[[Any, PyTree, Any], PyTree],
+    y0: PyTree,
+    args: Any,
+    alpha: Float[ArrayLike, " T"],
+    *,
+    rtol: float = 1e-8,
+    atol: float = 1e-11,
+    max_steps: int = 200_000,
+    solver: diffrax.AbstractSolver | None = None,
+) -> ODESolution:
+    """Solve `dy/dalpha = vector_field(alpha, y, args)` from `alpha[0]` and save at every `alpha`.
+
+    **Arguments:**
+
+    - `vector_field`: the right-hand side, a pure JAX function.
+    - `y0`: the initial state (a PyTree of float64 arrays).
+    - `args`: parameters passed through to `vector_field` (differentiable).
+    - `alpha`: increasing save times; the first is the start time.
+    - `rtol`, `atol`: tolerances of the PID step-size controller.
+    - `max_steps`: the most solver steps allowed.
+    - `solver`: a diffrax solver; default `Tsit5()`. Use `Kvaerno5()` for stiff problems.
+
+    **Returns:** an `ODESolution`. Failure is not raised here (so the function can be vmapped and
+    differentiated); call `check_solution` on the result outside `jit`.
+    """
+    alpha = jnp.asarray(alpha, jnp.float64)
+    t0, t1 = alpha[0], alpha[-1]
+    # diffrax rejects save times a rounding error past t1.
+    ts = jnp.clip(alpha, t0, t1)
+    solution = diffrax.diffeqsolve(
+        diffrax.ODETerm(vector_field),
+        solver if solver is not None else diffrax.Tsit5(),
+        t0,
+        t1,
+        None,
+        y0,
+        args,
+        saveat=diffrax.SaveAt(ts=ts),
+        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+        max_steps=max_steps,
+        throw=False,
+    )
+    return ODESolution(alpha, solution.ys, solution.result, solution.stats["num_steps"])
+
+
+def check_solution(solution: ODESolution, what: str = "the ODE") -> None:
+    """Raise `TheoryError` unless every solve in `solution` (possibly batched) succeeded and is finite."""
+    failed = np.asarray(solution.result != diffrax.RESULTS.successful)
+    if np.any(failed):
+        code = solution.result
+        max_steps = np.asarray(code == diffrax.RESULTS.max_steps_reached)
+        if np.any(max_steps):
+            raise TheoryError(
+                f"{what}: the solver reached its step limit before alpha_max; raise theory.max_steps, "
+                "loosen theory.rtol, or shorten training.alpha_max"
+            )
+        raise TheoryError(
+            f"{what}: the solver failed ({int(failed.sum())} of {failed.size} solves); the dynamics may "
+            "blow up at this learning rate (lower training.learning_rate) or the step size collapsed"
+        )
+    leaves = [np.asarray(x) for x in jtu.tree_leaves(solution.ys)]
+    if not all(np.all(np.isfinite(x)) for x in leaves):
+        raise TheoryError(f"{what}: the solution became non-finite; lower training.learning_rate")

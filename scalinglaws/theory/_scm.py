@@ -1,0 +1,174 @@
+"""Order-parameter ODEs of online SGD in two-layer networks (Saad & Solla 1995; Goldt et al. 2019).
+
+Student `c_K sum_i v_i g(x_i)`, teacher `c_M sum_n A_n g(y_n)`, isotropic Gaussian inputs,
+`alpha = steps / N`, `N -> infinity`. Write all K + M local fields as `u = (x_1..x_K, y_1..y_M)`
+with covariance `C = [[Q, R], [R^T, T]]`, and the effective second layers as one vector
+`w = (c_K v, -c_M A)`, so that the error signal is `delta = -sum_c w_c g(u_c)`. Then
+(`shared/theory/rosenow.md` section 1.3, checked against Goldt's nn2pp):
+
+    dR_in/dalpha = -eta w_i sum_c w_c I3(i, n, c)
+    dQ_ik/dalpha = -eta w_i sum_c w_c I3(i, k, c) - eta w_k sum_c w_c I3(k, i, c)
+                   + eta^2 w_i w_k [ sum_{c,d} w_c w_d I4(i, k, c, d) + sigma^2 J2(i, k) ]
+    dv_i/dalpha  = -eta_v c_K sum_c w_c I2(i, c)          (second layer trained)
+
+with `I2, I3, I4, J2` the activation's Gaussian integrals over the named fields (so
+`I3(i, n, c) = E[g'(x_i) y_n g(u_c)]`) and `sigma` the label-noise standard deviation. T is
+constant. The generalisation error is `scalinglaws.generalisation_error` of `(Q, R, T)`.
+
+Cost: the `I4` term has `K^2 (K+M)^2` entries; it is symmetric under `i <-> k` and `c <-> d`, so
+only `i <= k`, `c <= d` are evaluated (a factor of about 4 fewer arcsines).
+"""
+
+import functools
+from typing import NamedTuple
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import Array, Float
+
+from .._activations import AbstractActivation
+from .._error import field_covariance, generalisation_error, pairwise_i2
+from .._models import output_scale
+from ._driver import solve_ode
+
+
+__all__ = ["SCMArgs", "SCMState", "SoftCommitteeODE", "solve_soft_committee"]
+
+
+class SCMState(NamedTuple):
+    """`q` (K, K), `r` (K, M), `v` (K,): the order parameters and the student's second layer."""
+
+    q: Float[Array, "K K"]
+    r: Float[Array, "K M"]
+    v: Float[Array, " K"]
+
+
+class SCMArgs(NamedTuple):
+    """Parameters of the ODE; all are traced, so they can be swept (vmap) and differentiated.
+
+    `learning_rate` eta, `second_layer_rate` eta_v, `t` the teacher overlaps (M, M),
+    `teacher_second` the teacher's second layer A (M,), `noise_std` sigma.
+    """
+
+    learning_rate: Float[Array, ""]
+    second_layer_rate: Float[Array, ""]
+    t: Float[Array, "M M"]
+    teacher_second: Float[Array, " M"]
+    noise_std: Float[Array, ""]
+
+
+@functools.lru_cache(maxsize=64)
+def _indices(k: int, m: int):
+    """Static index tuples into the K + M fields (students first)."""
+    n = k + m
+    i3_r = np.stack(np.meshgrid(np.arange(k), k + np.arange(m), np.arange(n), indexing="ij"), -1)
+    i3_q = np.stack(np.meshgrid(np.arange(k), np.arange(k), np.arange(n), indexing="ij"), -1)
+    ik = np.stack(np.triu_indices(k), -1)  # (P, 2), i <= k
+    cd = np.stack(np.triu_indices(n), -1)  # (R, 2), c <= d
+    multiplicity = np.where(cd[:, 0] == cd[:, 1], 1.0, 2.0)
+    i4 = np.concatenate(
+        [np.broadcast_to(ik[:, None, :], (len(ik), len(cd), 2)), np.broadcast_to(cd[None], (len(ik), len(cd), 2))],
+        axis=-1,
+    )
+    return i3_r, i3_q, ik, cd, multiplicity, i4
+
+
+def _gather(cov: Array, index: np.ndarray) -> Array:
+    """Covariance sub-matrices: `index` (..., n) -> (..., n, n)."""
+    return cov[index[..., :, None], index[..., None, :]]
+
+
+class SoftCommitteeODE(eqx.Module):
+    """The Saad-Solla/Goldt ODEs (module docstring) for K student and M teacher units.
+
+    **Arguments:**
+
+    - `activation`: shared by student and teacher; needs closed-form `I2`, `I3`, `I4`, `J2`
+      (erf, linear).
+    - `student_hidden`, `teacher_hidden`: K and M.
+    - `student_output`, `teacher_output`: output scalings (`sum`, `mean`, `sqrt`).
+    - `train_second_layer`: whether `v` evolves.
+
+    Call it as a diffrax vector field, `ode(alpha, state, args)` with an `SCMState` and `SCMArgs`.
+    """
+
+    activation: AbstractActivation
+    student_hidden: int = eqx.field(static=True)
+    teacher_hidden: int = eqx.field(static=True)
+    student_output: str = eqx.field(static=True, default="sum")
+    teacher_output: str = eqx.field(static=True, default="sum")
+    train_second_layer: bool = eqx.field(static=True, default=False)
+
+    def __check_init__(self):
+        missing = {"i2", "i3", "i4", "j2"} - self.activation.closed_forms
+        if missing:
+            raise ValueError(
+                f"the ODE needs closed-form I2, I3, I4, J2; activation {self.activation.name!r} lacks "
+                f"{', '.join(sorted(missing))} (use erf or linear)"
+            )
+        if self.student_hidden < 1 or self.teacher_hidden < 1:
+            raise ValueError("student_hidden and teacher_hidden must be >= 1")
+
+    def _weights(self, state: SCMState, args: SCMArgs) -> Array:
+        cs = output_scale(self.student_output, self.student_hidden)
+        ct = output_scale(self.teacher_output, self.teacher_hidden)
+        return jnp.concatenate([cs * state.v, -ct * args.teacher_second])
+
+    def __call__(self, alpha, state: SCMState, args: SCMArgs) -> SCMState:
+        k, m = self.student_hidden, self.teacher_hidden
+        g = self.activation
+        i3_r, i3_q, ik, cd, multiplicity, i4 = _indices(k, m)
+        cov = field_covariance(state.q, state.r, args.t)
+        w = self._weights(state, args)
+        ws = w[:k]
+        eta = args.learning_rate
+
+        drive_r = g.i3(_gather(cov, i3_r)) @ w  # (K, M): sum_c w_c I3(i, n, c)
+        dr = -eta * ws[:, None] * drive_r
+
+        drive_q = g.i3(_gather(cov, i3_q)) @ w  # (K, K): sum_c w_c I3(i, k, c)
+        first = -eta * (ws[:, None] * drive_q + ws[None, :] * drive_q.T)
+        pair_weights = multiplicity * w[cd[:, 0]] * w[cd[:, 1]]
+        i4_sum = g.i4(_gather(cov, i4)) @ pair_weights  # (P,), i <= k
+        j2 = g.j2(_gather(cov, ik))
+        upper = eta**2 * ws[ik[:, 0]] * ws[ik[:, 1]] * (i4_sum + jnp.square(args.noise_std) * j2)
+        second = jnp.zeros((k, k), cov.dtype).at[ik[:, 0], ik[:, 1]].set(upper)
+        second = second + jnp.triu(second, 1).T
+        dq = first + second
+
+        if self.train_second_layer:
+            cs = output_scale(self.student_output, self.student_hidden)
+            dv = -args.second_layer_rate * cs * (pairwise_i2(g, cov)[:k] @ w)
+        else:
+            dv = jnp.zeros_like(state.v)
+        return SCMState(dq, dr, dv)
+
+    def generalisation_error(self, state: SCMState, args: SCMArgs) -> Float[Array, ""]:
+        """`eps_g` of a state (including the noise variance / 2)."""
+        w = self._weights(state, args)
+        k = self.student_hidden
+        return generalisation_error(self.activation, state.q, state.r, args.t, w[:k], -w[k:], args.noise_std)
+
+
+@eqx.filter_jit
+def solve_soft_committee(
+    ode: SoftCommitteeODE,
+    state0: SCMState,
+    args: SCMArgs,
+    alpha: Float[Array, " T"],
+    *,
+    rtol: float = 1e-8,
+    atol: float = 1e-11,
+    max_steps: int = 200_000,
+):
+    """Solve the ODE from `state0` and evaluate eps_g on the grid `alpha`.
+
+    **Returns:** `(solution, eps_g)`: the `ODESolution` (states with a leading time axis) and
+    eps_g of shape `(T,)`. `jax.vmap` it over states and args for seeds and learning-rate sweeps;
+    it is differentiable with respect to `state0` and `args`.
+    """
+    solution = solve_ode(ode, state0, args, alpha, rtol=rtol, atol=atol, max_steps=max_steps)
+    eps = jax.vmap(ode.generalisation_error, in_axes=(0, None))(solution.ys, args)
+    return solution, eps

@@ -1,0 +1,30 @@
+import itertools
+
+import jax
+import jax.random as jr
+import numpy as np
+import pytest
+
+import scalinglaws  # noqa: F401  (enables float64)
+
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+@pytest.fixture
+def getkey():
+    """A fresh PRNG key at every call, reproducible across test runs."""
+    counter = itertools.count()
+    base = jr.key(1234)
+    return lambda: jr.fold_in(base, next(counter))
+
+
+def random_covariance(rng: np.random.Generator, n: int, scale: float = 1.0) -> np.ndarray:
+    """A random, well-conditioned covariance with O(scale) entries."""
+    a = rng.normal(size=(n, n)) * scale
+    return a @ a.T / n + 0.2 * scale * np.eye(n)
+
+
+def gaussian_fields(rng: np.random.Generator, cov: np.ndarray, samples: int) -> np.ndarray:
+    """`samples` draws of N(0, cov), shape (samples, n)."""
+    return rng.normal(size=(samples, cov.shape[0])) @ np.linalg.cholesky(cov).T

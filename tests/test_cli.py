@@ -1,0 +1,142 @@
+"""The `scalinglaws` command end to end on tiny configs."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scalinglaws.cli import main
+from scalinglaws.experiment import load_results
+
+
+TINY = """
+name = "tiny"
+[data]
+input_dim = 32
+[teacher]
+hidden = 2
+[student]
+hidden = 2
+init_std = 0.1
+[training]
+learning_rate = 0.5
+alpha_max = 4
+alpha_min = 0.1
+points_per_decade = 4
+seeds = 2
+chunk_size = 16
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    return path
+
+
+def test_run_writes_the_contract_files(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", str(tiny), "--out", str(out), "--quiet"]) == 0
+    assert sorted(os.listdir(out)) == ["config.toml", "figure.png", "results.npz", "summary.json"]
+    arrays = load_results(out)
+    t = arrays["alpha"].size
+    assert arrays["eps_g_sim"].shape == (2, t)
+    assert arrays["Q_sim"].shape == (2, t, 2, 2) and arrays["R_sim"].shape == (2, t, 2, 2)
+    assert arrays["T_sim"].shape == (2, 2, 2)
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("config_hash", "versions", "device", "seeds", "wall_seconds", "compile_seconds"):
+        assert key in summary
+    assert "wrote" in capsys.readouterr().out
+    # An identical rerun is served from the cache; --force recomputes.
+    stamp = (out / "results.npz").stat().st_mtime_ns
+    assert main(["run", str(tiny), "--out", str(out), "--quiet"]) == 0
+    assert "cached" in capsys.readouterr().out
+    assert (out / "results.npz").stat().st_mtime_ns == stamp
+    assert main(["run", str(tiny), "--out", str(out), "--quiet", "--force"]) == 0
+    assert (out / "results.npz").stat().st_mtime_ns != stamp
+    # A different config in the same directory replaces the run.
+    assert main(["run", str(tiny), "--out", str(out), "--quiet", "--set", "training.seeds=3"]) == 0
+    assert load_results(out)["eps_g_sim"].shape == (3, t)
+
+
+def test_power_law_sweep_arrays(tiny, tmp_path):
+    out = tmp_path / "sweep"
+    code = main(["run", str(tiny), "--out", str(out), "--quiet", "--set", "data.spectrum=power_law",
+                 "--set", "data.distinct_eigenvalues=4", "--set", "training.learning_rate=[0.2, 0.6]",
+                 "--set", "student.train_second_layer=true"])
+    assert code == 0
+    arrays = load_results(out)
+    t = arrays["alpha"].size
+    assert arrays["eps_g_sim"].shape == (2, 2, t)
+    np.testing.assert_array_equal(arrays["learning_rate"], [0.2, 0.6])
+    assert arrays["Q_blocks_sim"].shape == (2, 2, t, 4, 2, 2)
+    assert arrays["T_blocks_sim"].shape == (2, 4, 2, 2)
+    assert arrays["v_sim"].shape == (2, 2, t, 2)
+
+
+def test_bad_config_exits_2_naming_the_key_and_writes_nothing(tiny, tmp_path, capsys):
+    out = tmp_path / "bad"
+    assert main(["run", str(tiny), "--out", str(out), "--set", "data.input_dim=-3"]) == 2
+    assert "data.input_dim" in capsys.readouterr().err
+    assert main(["run", str(tiny), "--out", str(out), "--set", "student.hiden=3"]) == 2
+    assert "student.hiden" in capsys.readouterr().err
+    assert not out.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_output_directory_that_is_not_a_run_is_refused(tiny, tmp_path, capsys):
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "thesis.tex").write_text("keep me")
+    assert main(["run", str(tiny), "--out", str(out), "--quiet"]) == 2
+    assert (out / "thesis.tex").read_text() == "keep me"
+
+
+def test_divergence_exits_3_and_writes_nothing(tiny, tmp_path, capsys):
+    out = tmp_path / "diverged"
+    code = main(["run", str(tiny), "--out", str(out), "--quiet", "--set", "teacher.activation=linear",
+                 "--set", "student.activation=linear", "--set", "training.learning_rate=50",
+                 "--set", "training.alpha_max=20"])
+    assert code == 3
+    err = capsys.readouterr().err
+    assert "diverged at alpha=" in err and "learning_rate=50" in err
+    assert not out.exists()
+
+
+def test_divergence_can_be_recorded_explicitly(tiny, tmp_path, capsys):
+    out = tmp_path / "recorded"
+    code = main(["run", str(tiny), "--out", str(out), "--quiet", "--set", "teacher.activation=linear",
+                 "--set", "student.activation=linear", "--set", "training.learning_rate=[0.2, 50]",
+                 "--set", "training.alpha_max=20", "--set", "training.on_divergence=record"])
+    assert code == 0
+    assert "diverged" in capsys.readouterr().err
+    arrays = load_results(out)
+    assert np.all(np.isnan(arrays["diverged_alpha"][0])) and np.all(np.isfinite(arrays["diverged_alpha"][1]))
+    assert json.loads((out / "summary.json").read_text())["diverged"]
+
+
+def test_interrupted_write_leaves_no_complete_directory(tmp_path):
+    from scalinglaws.experiment import write_run
+
+    def crash(path):
+        raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        write_run(out, {"alpha": np.zeros(3)}, {"config_hash": "x"}, "", crash)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_console_script_and_list(tiny, tmp_path):
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    listing = subprocess.run([sys.executable, "-m", "scalinglaws.cli", "list"], capture_output=True, text=True,
+                             env=env, check=True)
+    assert "quickstart" in listing.stdout
+    bad = subprocess.run([sys.executable, "-m", "scalinglaws.cli", "run", str(Path(tiny).with_name("none.toml"))],
+                         capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "cannot read" in bad.stderr

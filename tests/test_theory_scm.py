@@ -1,0 +1,172 @@
+"""The soft-committee-machine ODEs: against SGD increments, exact references and simulation."""
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+import scalinglaws as sl
+from scalinglaws.simulate import LearningRates, sgd_step, simulate
+from scalinglaws.theory import (
+    SCMArgs,
+    SCMState,
+    SoftCommitteeODE,
+    check_solution,
+    linearise,
+    local_exponent,
+    solve_soft_committee,
+    symmetric_fixed_point,
+)
+
+
+def _args(eta, eta_v, t, a, noise=0.0):
+    return SCMArgs(jnp.asarray(eta), jnp.asarray(eta_v), jnp.asarray(t), jnp.asarray(a), jnp.asarray(noise))
+
+
+@pytest.mark.parametrize("activation", [sl.Erf(), sl.Linear()], ids=lambda g: g.name)
+@pytest.mark.parametrize("output", ["sum", "sqrt"])
+def test_rhs_equals_the_mean_sgd_increment(activation, output, getkey):
+    """N x E[one SGD step's change of (Q, R, v)] at random weights equals the ODE's right-hand side."""
+    n, k, m, eta, eta_v, noise = 200, 3, 2, 0.6, 0.4, 0.2
+    teacher = sl.teacher_network(n, m, activation, output=output, second_layer="power_law",
+                                 dtype=jnp.float64, key=getkey())
+    student = sl.student_network(n, k, activation, output=output, init_std=0.7, second_layer_init=0.8,
+                                 dtype=jnp.float64, key=getkey())
+    student = sl.TwoLayerNetwork(student.first, jnp.asarray([0.8, -0.5, 1.1]), activation, output)
+    w, b = student.first, teacher.first
+    rates = LearningRates(jnp.asarray(eta), jnp.asarray(eta_v))
+
+    @jax.jit
+    def increments(key):
+        kx, kn = jr.split(key)
+        x = jr.normal(kx, (5_000, n), jnp.float64)
+        y = teacher(x) + noise * jr.normal(kn, (x.shape[0],), jnp.float64)
+        new = jax.vmap(lambda xi, yi: sgd_step(student, xi, yi, rates, train_second_layer=True))(x, y)
+        # N x (change of an overlap / N) = the change of the un-normalised overlap.
+        dq = jnp.einsum("skn,sln->skl", new.first, new.first) - (w @ w.T)[None]
+        dr = new.first @ b.T - (w @ b.T)[None]
+        dv = (new.second - student.second[None]) * n
+        return dq, dr, dv
+
+    samples = [increments(getkey()) for _ in range(40)]
+    dq, dr, dv = (np.concatenate([np.asarray(s[i]) for s in samples]) for i in range(3))
+    ode = SoftCommitteeODE(activation, k, m, output, output, train_second_layer=True)
+    rhs = ode(0.0, SCMState(w @ w.T / n, w @ b.T / n, student.second), _args(eta, eta_v, b @ b.T / n, teacher.second, noise))
+    for name, mc, exact in (("Q", dq, rhs.q), ("R", dr, rhs.r), ("v", dv, rhs.v)):
+        mean, err = mc.mean(0), mc.std(0) / math.sqrt(mc.shape[0])
+        # Monte Carlo error plus the O(1/N) finite-size terms of one SGD step.
+        bound = 5 * err + 3.0 / n * (1 + np.abs(exact))
+        assert np.all(np.abs(mean - np.asarray(exact)) < bound), (name, mean, np.asarray(exact), err)
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_small_learning_rate_plateau_matches_the_classic_values(k):
+    """Saad & Solla's symmetric plateau for K = M, T = I, eta -> 0."""
+    ode = SoftCommitteeODE(sl.Erf(), k, k)
+    eps_plateau = (k / math.pi) * (math.pi / 6 - k * math.asin(1 / (2 * k)))
+    r_plateau = 1 / math.sqrt(k * (2 * k - 1))
+    values = {}
+    for eta in (1e-2, 1e-3):
+        args = _args(eta, 0.0, np.eye(k), np.ones(k))
+        fixed = symmetric_fixed_point(ode, args)
+        values[eta] = (float(ode.generalisation_error(fixed, args)), float(fixed.r[0, 0]))
+    # The eta -> 0 limit is approached linearly in eta.
+    # Measured: relative eps gap 0.39 eta (K = 2), 0.72 eta (K = 3); R gap 0.01 eta, 0.016 eta.
+    for eta, (eps, r) in values.items():
+        assert abs(eps - eps_plateau) < 1.0 * eta * eps_plateau, (eta, eps, eps_plateau)
+        assert abs(r - r_plateau) < 0.03 * eta, (eta, r, r_plateau)
+    gap = [abs(values[eta][0] - eps_plateau) for eta in (1e-2, 1e-3)]
+    assert 5 < gap[0] / gap[1] < 20
+
+
+def test_plateau_is_unstable_and_the_teacher_is_stable():
+    k, eta = 2, 0.5
+    ode = SoftCommitteeODE(sl.Erf(), k, k)
+    args = _args(eta, 0.0, np.eye(k), np.ones(k))
+    plateau = linearise(ode, symmetric_fixed_point(ode, args), args)
+    assert plateau.escape_rate > 0
+    perfect = SCMState(jnp.eye(k), jnp.eye(k), jnp.ones(k))
+    assert np.all(np.abs(np.asarray(ode(0.0, perfect, args).q)) < 1e-14)
+    assert linearise(ode, perfect, args).escape_rate < 0
+
+
+@pytest.mark.parametrize("eta, noise", [(0.3, 0.0), (0.5, 0.3)])
+def test_linear_network_matches_the_exact_solution(eta, noise):
+    """Linear SCM: e = |sum_i v_i w_i - sum_n A_n b_n|^2 / N obeys
+    de/dalpha = -(2 eta |v|^2 - eta^2 |v|^4) e + eta^2 |v|^4 sigma^2, and eps_g = e/2 + sigma^2/2."""
+    k, m = 3, 2
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(k, 50)) * 0.3
+    b = rng.normal(size=(m, 50))
+    n = 50
+    v = np.ones(k)
+    ode = SoftCommitteeODE(sl.Linear(), k, m)
+    args = _args(eta, 0.0, b @ b.T / n, np.ones(m), noise)
+    alpha = np.concatenate([[0.0], np.logspace(-2, 1.5, 40)])
+    solution, eps = solve_soft_committee(ode, SCMState(w @ w.T / n, w @ b.T / n, jnp.asarray(v)), args,
+                                         jnp.asarray(alpha))
+    check_solution(solution)
+    d = v @ w - np.ones(m) @ b
+    e0, s = d @ d / n, v @ v
+    rate = 2 * eta * s - eta**2 * s**2
+    e_inf = eta**2 * s**2 * noise**2 / rate
+    exact = 0.5 * (e_inf + (e0 - e_inf) * np.exp(-rate * alpha)) + 0.5 * noise**2
+    # The closed form of eps_g cancels O(1) overlaps: compare to the ODE tolerance in absolute terms.
+    np.testing.assert_allclose(np.asarray(eps), exact, rtol=1e-6, atol=2e-8)
+
+
+def test_theory_is_differentiable_in_the_learning_rate():
+    k = 2
+    ode = SoftCommitteeODE(sl.Erf(), k, k)
+    state = SCMState(jnp.eye(k) * 0.2, jnp.full((k, k), 0.1) + 0.2 * jnp.eye(k), jnp.ones(k))
+    alpha = jnp.asarray([0.0, 1.0, 3.0])
+
+    def final(eta):
+        return solve_soft_committee(ode, state, _args(eta, 0.0, jnp.eye(k), jnp.ones(k)), alpha)[1][-1]
+
+    grad = jax.grad(final)(0.4)
+    step = 1e-5
+    numeric = (final(0.4 + step) - final(0.4 - step)) / (2 * step)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-4)
+
+
+def test_simulation_approaches_the_theory_as_n_grows():
+    """Seed-averaged simulated eps_g against the ODE started from each seed's initial overlaps:
+    the gap shrinks with N (fitted slope in log N)."""
+    k = m = 2
+    gaps = []
+    sizes = [100, 400, 1600]
+    for n in sizes:
+        g = sl.Erf()
+        teacher = functools.partial(sl.teacher_network, n, m, g)
+        student = functools.partial(sl.student_network, n, k, g, init_std=0.5)
+        sim = simulate(sl.isotropic(n), lambda key: teacher(key=key), lambda key: student(key=key),
+                       learning_rates=[0.5], seeds=16, alpha_max=3.0, alpha_min=0.1, points_per_decade=5,
+                       key=jr.key(3))
+        ode = SoftCommitteeODE(g, k, m)
+        args = jax.vmap(lambda t: _args(0.5, 0.0, t, jnp.ones(m)))(jnp.asarray(sim.t))
+        state = SCMState(jnp.asarray(sim.q[0, :, 0]), jnp.asarray(sim.r[0, :, 0]), jnp.ones((16, k)))
+        solution, eps = jax.vmap(solve_soft_committee, in_axes=(None, 0, 0, None))(ode, state, args,
+                                                                                  jnp.asarray(sim.alpha))
+        check_solution(solution)
+        theory, simulated = np.asarray(eps).mean(0), sim.eps_g[0].mean(0)
+        gaps.append(np.mean(np.abs(simulated - theory)[1:] / theory[1:]))
+    slope = np.polyfit(np.log(sizes), np.log(gaps), 1)[0]
+    assert gaps[-1] < 0.02, gaps
+    assert slope < -0.3, (slope, gaps)
+
+
+def test_local_exponent_of_a_power_law():
+    alpha = np.logspace(0, 3, 30)
+    np.testing.assert_allclose(local_exponent(alpha, 3 * alpha**-0.7), -0.7, rtol=1e-10)
+    with pytest.raises(ValueError, match="alpha > 0"):
+        local_exponent(np.array([0.0, 1.0]), np.array([1.0, 2.0]))
+
+
+def test_activation_without_closed_forms_is_rejected():
+    with pytest.raises(ValueError, match="relu"):
+        SoftCommitteeODE(sl.ReLU(), 2, 2)
