@@ -43,6 +43,7 @@ def _enable_compilation_cache() -> None:
 def _command_run(args) -> int:
     from . import __version__
     from ._plotting import learning_curve_figure
+    from .theory import TheoryError
     from .experiment import (
         ConfigError,
         Diverged,
@@ -91,6 +92,9 @@ def _command_run(args) -> int:
     except Diverged as error:
         print(f"diverged: {error}; nothing was written", file=sys.stderr)
         return EXIT_DIVERGED
+    except TheoryError as error:
+        print(f"error: theory: {error}; nothing was written", file=sys.stderr)
+        return EXIT_BAD_INPUT
     finally:
         if bar is not None:
             bar.close()
@@ -104,9 +108,12 @@ def _command_run(args) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    final = ", ".join(f"{x:.4g}" for x in summary["eps_g_final_mean"])
-    print(f"wrote {out}: eps_g at alpha={results.arrays['alpha'][-1]:g}: {final} (seed mean); "
-          f"{summary['total_seconds']:.1f} s, compile {summary['compile_seconds']:.1f} s")
+    finals = []
+    for key, label in (("eps_g_final_mean", "simulation"), ("eps_g_theory_final_mean", "theory")):
+        if key in summary:
+            finals.append(f"{label} " + ", ".join(f"{x:.4g}" for x in summary[key]))
+    print(f"wrote {out} in {summary['total_seconds']:.1f} s: eps_g at alpha={results.arrays['alpha'][-1]:g}: "
+          f"{'; '.join(finals)} (seed means)")
     if summary.get("diverged"):
         print(f"warning: diverged runs recorded as NaN: {summary['diverged']}", file=sys.stderr)
     return EXIT_OK

@@ -64,6 +64,32 @@ def test_run_writes_the_contract_files(tiny, tmp_path, capsys):
     assert load_results(out)["eps_g_sim"].shape == (3, t)
 
 
+def test_theory_is_written_next_to_the_simulation(tiny, tmp_path, capsys):
+    out = tmp_path / "theory"
+    assert main(["run", str(tiny), "--out", str(out), "--quiet", "--set", "training.learning_rate=[0.3, 0.5]",
+                 "--set", "student.train_second_layer=true"]) == 0
+    arrays = load_results(out)
+    t = arrays["alpha"].size
+    assert arrays["eps_g_theory"].shape == (2, 2, t) and arrays["Q_theory"].shape == (2, 2, t, 2, 2)
+    assert arrays["v_theory"].shape == (2, 2, t, 2)
+    # Theory and simulation start from the same order parameters.
+    np.testing.assert_allclose(arrays["Q_theory"][:, :, 0], arrays["Q_sim"][:, :, 0], rtol=1e-12)
+    np.testing.assert_allclose(arrays["eps_g_theory"][..., 0], arrays["eps_g_sim"][..., 0], rtol=1e-10)
+    summary = json.loads((out / "summary.json").read_text())
+    assert "Saad & Solla" in summary["theory"]
+    # Theory alone (seeds = 0) starts from seed 0's networks.
+    alone = tmp_path / "alone"
+    assert main(["run", str(tiny), "--out", str(alone), "--quiet", "--set", "training.seeds=0",
+                 "--set", "training.learning_rate=0.3", "--set", "student.train_second_layer=true"]) == 0
+    theory_only = load_results(alone)
+    assert "eps_g_sim" not in theory_only
+    np.testing.assert_allclose(theory_only["eps_g_theory"][0], arrays["eps_g_theory"][0, 0], rtol=1e-8)
+    # Without a theory for the setup, seeds = 0 is bad input.
+    assert main(["run", str(tiny), "--out", str(tmp_path / "none"), "--set", "training.seeds=0",
+                 "--set", "theory.enabled=false"]) == 2
+    assert "training.seeds" in capsys.readouterr().err
+
+
 def test_power_law_sweep_arrays(tiny, tmp_path):
     out = tmp_path / "sweep"
     code = main(["run", str(tiny), "--out", str(out), "--quiet", "--set", "data.spectrum=power_law",

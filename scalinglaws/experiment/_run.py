@@ -16,8 +16,9 @@ import numpy as np
 from .._activations import activation_from_name
 from .._data import GaussianData, isotropic, power_law
 from .._models import student_network, teacher_network
-from ..simulate import Simulation, simulate
+from ..simulate import Simulation, log_time_grid, simulate
 from ._config import Config, ConfigError
+from ._theory import initial_state_of_networks, initial_state_of_simulation, solve_theory, theory_for
 
 
 __all__ = ["Diverged", "Results", "build_data", "run_experiment"]
@@ -58,7 +59,8 @@ def _device() -> str:
     return f"{device.platform}: {getattr(device, 'device_kind', '')} x{jax.device_count()}".strip()
 
 
-def _simulate(config: Config, progress) -> Simulation:
+def _factories(config: Config):
+    """`make_teacher(key)` and `make_student(key)` of the config."""
     data, teacher, student, training = config["data"], config["teacher"], config["student"], config["training"]
     n = data["input_dim"]
     dtype = jnp.float32 if training["dtype"] == "float32" else jnp.float64
@@ -83,16 +85,27 @@ def _simulate(config: Config, progress) -> Simulation:
         second_layer_init=student["second_layer_init"],
         dtype=dtype,
     )
-    rates = np.atleast_1d(training["learning_rate"])
-    rates_v = student["second_layer_learning_rate"]
+    return (lambda key: make_teacher(key=key)), (lambda key: make_student(key=key))
+
+
+def _rates(config: Config) -> tuple[np.ndarray, np.ndarray]:
+    rates = np.atleast_1d(np.asarray(config["training"]["learning_rate"], np.float64))
+    eta_v = config["student"]["second_layer_learning_rate"]
+    return rates, rates if eta_v is None else np.full_like(rates, eta_v)
+
+
+def _simulate(config: Config, progress) -> Simulation:
+    training = config["training"]
+    make_teacher, make_student = _factories(config)
+    rates, rates_v = _rates(config)
     return simulate(
         build_data(config),
-        lambda key: make_teacher(key=key),
-        lambda key: make_student(key=key),
+        make_teacher,
+        make_student,
         learning_rates=rates,
-        second_layer_rates=None if rates_v is None else np.full_like(rates, rates_v),
-        train_second_layer=student["train_second_layer"],
-        noise_std=teacher["noise_std"],
+        second_layer_rates=rates_v,
+        train_second_layer=config["student"]["train_second_layer"],
+        noise_std=config["teacher"]["noise_std"],
         seeds=training["seeds"],
         alpha_max=training["alpha_max"],
         points_per_decade=training["points_per_decade"],
@@ -114,12 +127,8 @@ def _divergence_message(sim: Simulation) -> str:
     return "; ".join(lines)
 
 
-def _simulation_arrays(sim: Simulation, sweep: bool) -> dict[str, np.ndarray]:
+def _simulation_arrays(sim: Simulation, per_run) -> dict[str, np.ndarray]:
     """The simulation's arrays under the names of the results contract (README, DESIGN.md)."""
-
-    def per_run(x):  # (H, S, ...) -> (S, ...) unless the config sweeps learning rates
-        return x if sweep else x[0]
-
     arrays = {
         "steps": sim.steps,
         "eps_g_sim": per_run(sim.eps_g),
@@ -129,8 +138,6 @@ def _simulation_arrays(sim: Simulation, sweep: bool) -> dict[str, np.ndarray]:
         "A_teacher": sim.teacher_second_layer,
         "diverged_alpha": per_run(sim.diverged_alpha),
     }
-    if sweep:
-        arrays["learning_rate"] = sim.learning_rates
     if sim.second_layer is not None:
         arrays["v_sim"] = per_run(sim.second_layer)
     if sim.q_blocks is not None:
@@ -140,43 +147,76 @@ def _simulation_arrays(sim: Simulation, sweep: bool) -> dict[str, np.ndarray]:
     return arrays
 
 
-def run_experiment(config: Config, progress: Callable[[int, int], None] | None = None) -> Results:
-    """Run what the config asks for and return its arrays and summary.
+def _final_seed_mean(eps: np.ndarray) -> list[float]:
+    """Seed mean of the last eps_g of every learning rate, ignoring diverged (NaN) runs."""
+    with warnings.catch_warnings():  # every seed of a learning rate may have diverged
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(eps[..., -1], axis=-1).tolist()
 
-    Raises `ConfigError` for a setup that cannot be run and `Diverged` when a simulation
-    diverged and `training.on_divergence = "error"`.
+
+def run_experiment(config: Config, progress: Callable[[int, int], None] | None = None) -> Results:
+    """Run what the config asks for — simulation and/or theory — and return arrays and summary.
+
+    Raises `ConfigError` for a setup that cannot be run, and `Diverged` when a simulation or the
+    theory diverged and `training.on_divergence = "error"`.
     """
     training = config["training"]
-    if training["seeds"] == 0:
-        raise ConfigError(
-            "training.seeds",
-            "is 0 (theory alone), but no theory is implemented for this setup yet; use seeds >= 1",
-        )
+    kind, description = theory_for(config)
+    if training["seeds"] == 0 and kind is None:
+        raise ConfigError("training.seeds", f"is 0 (theory alone), but the theory is {description}; use seeds >= 1")
     start = time.perf_counter()
     sweep = isinstance(training["learning_rate"], list)
     data = build_data(config)
-    sim = _simulate(config, progress)
-    if sim.diverged and training["on_divergence"] == "error":
-        raise Diverged(_divergence_message(sim))
-    arrays = {"alpha": sim.alpha, "eigenvalues": np.asarray(data.eigenvalues)}
-    arrays.update(_simulation_arrays(sim, sweep))
-    with warnings.catch_warnings():  # every seed of a learning rate may have diverged
-        warnings.simplefilter("ignore", RuntimeWarning)
-        final_mean = np.nanmean(sim.eps_g[..., -1], axis=-1)
-    seed_steps = sim.learning_rates.size * training["seeds"] * int(sim.steps[-1])
-    summary = {
-        "name": config["name"],
-        "versions": _versions(),
-        "device": _device(),
-        "seeds": training["seeds"],
-        "learning_rates": sim.learning_rates.tolist(),
-        "eps_g_method": sim.eps_g_method,
-        "compile_seconds": round(sim.compile_seconds, 3),
-        "simulation_seconds": round(sim.run_seconds, 3),
-        "seed_steps_per_second": round(seed_steps / max(sim.run_seconds, 1e-9)),
-        "eps_g_final_mean": final_mean.tolist(),
-        "diverged": _divergence_message(sim) or None,
-        "theory": "none: no theory is implemented for this setup yet",
-    }
+    rates, rates_v = _rates(config)
+    alpha = log_time_grid(data.input_dim, training["alpha_max"], training["points_per_decade"], training["alpha_min"])
+    alpha = alpha / data.input_dim
+    arrays: dict[str, np.ndarray] = {"alpha": alpha, "eigenvalues": np.asarray(data.eigenvalues)}
+    summary: dict = {"name": config["name"], "versions": _versions(), "device": _device(), "seeds": training["seeds"],
+                     "learning_rates": rates.tolist(), "theory": description}
+    diverged = []
+
+    def per_run(x):  # (H, S, ...) -> (S, ...) unless the config sweeps learning rates
+        return x if sweep else x[0]
+
+    if training["seeds"] > 0:
+        sim = _simulate(config, progress)
+        if sim.diverged:
+            diverged.append(_divergence_message(sim))
+        arrays.update(_simulation_arrays(sim, per_run))
+        if sweep:
+            arrays["learning_rate"] = sim.learning_rates
+        seed_steps = rates.size * training["seeds"] * int(sim.steps[-1])
+        summary.update(
+            eps_g_method=sim.eps_g_method,
+            compile_seconds=round(sim.compile_seconds, 3),
+            simulation_seconds=round(sim.run_seconds, 3),
+            seed_steps_per_second=round(seed_steps / max(sim.run_seconds, 1e-9)),
+            eps_g_final_mean=_final_seed_mean(sim.eps_g),
+        )
+    if kind is not None:
+        theory_start = time.perf_counter()
+        if training["seeds"] > 0:
+            initial = initial_state_of_simulation(sim, config["student"]["second_layer_init"])
+        else:
+            make_teacher, make_student = _factories(config)
+            initial = initial_state_of_networks(make_teacher, make_student, 1, data.input_dim,
+                                                key=jr.key(training["seed"]))
+            arrays["T_sim"] = initial.t
+        theory, theory_diverged = solve_theory(config, initial, alpha, rates, rates_v)
+        for h, s in zip(*np.nonzero(np.isfinite(theory_diverged))):
+            diverged.append(f"theory at learning_rate={rates[h]:g}, seed {s}: diverged at alpha={theory_diverged[h, s]:.4g}")
+        arrays["eps_g_theory"] = per_run(theory["eps_g"])
+        arrays["Q_theory"] = per_run(theory["q"])
+        arrays["R_theory"] = per_run(theory["r"])
+        arrays["T_theory"] = initial.t
+        if "v" in theory:
+            arrays["v_theory"] = per_run(theory["v"])
+        summary["theory_seconds"] = round(time.perf_counter() - theory_start, 3)
+        summary["eps_g_theory_final_mean"] = _final_seed_mean(theory["eps_g"])
+        if "learning_rate" not in arrays and sweep:
+            arrays["learning_rate"] = rates
+    summary["diverged"] = "; ".join(diverged) or None
+    if diverged and training["on_divergence"] == "error":
+        raise Diverged(summary["diverged"])
     summary["wall_seconds"] = round(time.perf_counter() - start, 3)
     return Results(arrays, summary)

@@ -37,7 +37,7 @@ from ._grid import log_time_grid
 from ._sgd import LearningRates, sgd_step
 
 
-__all__ = ["Simulation", "simulate"]
+__all__ = ["Simulation", "initial_networks", "simulate"]
 
 _PIECES_PER_CALL = 8
 _PIECES_PER_RUN = 64
@@ -234,6 +234,29 @@ def _segment(state: _State, ctx: _Context, data: GaussianData, x_test, counts, *
     return jax.vmap(one_run)(state, ctx)
 
 
+def initial_networks(
+    make_teacher: Callable[[PRNGKeyArray], TwoLayerNetwork],
+    make_student: Callable[[PRNGKeyArray], TwoLayerNetwork],
+    seeds: int,
+    seed_offset: int = 0,
+    *,
+    key: PRNGKeyArray,
+):
+    """The teachers, initial students and data keys of seeds `seed_offset ... seed_offset + seeds - 1`,
+    batched along a leading axis, exactly as `simulate` draws them.
+
+    A theory started from these networks' order parameters follows the very runs `simulate` makes.
+    """
+    seed_keys = jax.vmap(lambda s: jr.fold_in(key, s))(seed_offset + jnp.arange(seeds))
+
+    @eqx.filter_vmap
+    def init(seed_key):
+        kt, ks, kd = jr.split(seed_key, 3)
+        return make_teacher(kt), make_student(ks), kd
+
+    return init(seed_keys)
+
+
 def simulate(
     data: GaussianData,
     make_teacher: Callable[[PRNGKeyArray], TwoLayerNetwork],
@@ -291,14 +314,7 @@ def simulate(
     grid = log_time_grid(n, alpha_max, points_per_decade, alpha_min)
     lengths, records = _pieces(grid)
 
-    seed_keys = jax.vmap(lambda s: jr.fold_in(key, s))(seed_offset + jnp.arange(seeds))
-
-    @eqx.filter_vmap
-    def init(seed_key):
-        kt, ks, kd = jr.split(seed_key, 3)
-        return make_teacher(kt), make_student(ks), kd
-
-    teachers, students, data_keys = init(seed_keys)
+    teachers, students, data_keys = initial_networks(make_teacher, make_student, seeds, seed_offset, key=key)
     one_student = jtu.tree_map(lambda x: x[0] if eqx.is_array(x) else x, students)
     one_teacher = jtu.tree_map(lambda x: x[0] if eqx.is_array(x) else x, teachers)
     dtype = one_student.first.dtype

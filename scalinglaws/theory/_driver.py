@@ -43,6 +43,7 @@ def solve_ode(
     atol: float = 1e-11,
     max_steps: int = 200_000,
     solver: diffrax.AbstractSolver | None = None,
+    blowup: float | None = None,
 ) -> ODESolution:
     """Solve `dy/dalpha = vector_field(alpha, y, args)` from `alpha[0]` and save at every `alpha`.
 
@@ -55,6 +56,9 @@ def solve_ode(
     - `rtol`, `atol`: tolerances of the PID step-size controller.
     - `max_steps`: the most solver steps allowed.
     - `solver`: a diffrax solver; default `Tsit5()`. Use `Kvaerno5()` for stiff problems.
+    - `blowup`: stop when any state entry exceeds this in magnitude (a diverging solution would
+      otherwise exhaust `max_steps`); the result is then `RESULTS.event_occurred` and the later
+      saved states are infinite.
 
     **Returns:** an `ODESolution`. Failure is not raised here (so the function can be vmapped and
     differentiated); call `check_solution` on the result outside `jit`.
@@ -63,6 +67,13 @@ def solve_ode(
     t0, t1 = alpha[0], alpha[-1]
     # diffrax rejects save times a rounding error past t1.
     ts = jnp.clip(alpha, t0, t1)
+    event = None
+    if blowup is not None:
+
+        def blown_up(t, y, args, **kwargs):
+            return jnp.max(jnp.stack([jnp.max(jnp.abs(x)) for x in jtu.tree_leaves(y)])) > blowup
+
+        event = diffrax.Event(blown_up)
     solution = diffrax.diffeqsolve(
         diffrax.ODETerm(vector_field),
         solver if solver is not None else diffrax.Tsit5(),
@@ -74,6 +85,7 @@ def solve_ode(
         saveat=diffrax.SaveAt(ts=ts),
         stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
         max_steps=max_steps,
+        event=event,
         throw=False,
     )
     return ODESolution(alpha, solution.ys, solution.result, solution.stats["num_steps"])

@@ -162,13 +162,14 @@ def solve_soft_committee(
     rtol: float = 1e-8,
     atol: float = 1e-11,
     max_steps: int = 200_000,
+    blowup: float | None = None,
 ):
-    """Solve the ODE from `state0` and evaluate eps_g on the grid `alpha`.
+    """Solve the ODE from `state0` and evaluate eps_g on the grid `alpha` (`solve_ode` for the options).
 
     **Returns:** `(solution, eps_g)`: the `ODESolution` (states with a leading time axis) and
     eps_g of shape `(T,)`. `jax.vmap` it over states and args for seeds and learning-rate sweeps;
     it is differentiable with respect to `state0` and `args`.
     """
-    solution = solve_ode(ode, state0, args, alpha, rtol=rtol, atol=atol, max_steps=max_steps)
+    solution = solve_ode(ode, state0, args, alpha, rtol=rtol, atol=atol, max_steps=max_steps, blowup=blowup)
     eps = jax.vmap(ode.generalisation_error, in_axes=(0, None))(solution.ys, args)
     return solution, eps

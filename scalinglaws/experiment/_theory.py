@@ -1,0 +1,136 @@
+"""Which theory applies to a config, and its solution from the simulation's own initial state.
+
+The theory of a run starts from the order parameters of the very networks the simulation draws
+(per seed), so finite-N symmetry breaking — which sets when a student leaves the plateau — is the
+same in both.
+"""
+
+from dataclasses import dataclass
+
+import diffrax
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._activations import activation_from_name
+from ..simulate import Simulation, initial_networks
+from ..theory import SCMArgs, SCMState, SoftCommitteeODE, TheoryError, solve_soft_committee
+from ._config import Config
+
+
+__all__ = ["InitialState", "initial_state_of_networks", "initial_state_of_simulation", "solve_theory", "theory_for"]
+
+SCM_DESCRIPTION = (
+    "soft committee machine ODE (Saad & Solla 1995; Goldt et al. 2019), solved per seed from the "
+    "simulation's initial order parameters"
+)
+
+
+def theory_for(config: Config) -> tuple[str | None, str]:
+    """`(kind, description)` of the theory for this config, or `(None, why there is none)`."""
+    if not config["theory"]["enabled"]:
+        return None, "disabled (theory.enabled = false)"
+    data, teacher, student = config["data"], config["teacher"], config["student"]
+    if data["spectrum"] != "isotropic":
+        return None, "none in this version for power-law data (the eigen-resolved ODE is not implemented yet)"
+    if teacher["activation"] != student["activation"]:
+        return None, "none: student and teacher activations differ"
+    activation = activation_from_name(student["activation"])
+    if not {"i2", "i3", "i4", "j2"} <= activation.closed_forms:
+        return None, f"none: activation {activation.name!r} has no closed-form I3/I4 (the ODE needs erf or linear)"
+    return "scm", SCM_DESCRIPTION
+
+
+@dataclass(frozen=True)
+class InitialState:
+    """Per-seed initial order parameters: `q` (S, K, K), `r` (S, K, M), `t` (S, M, M), student second
+    layer `v` (S, K), teacher second layer `a` (S, M)."""
+
+    q: np.ndarray
+    r: np.ndarray
+    t: np.ndarray
+    v: np.ndarray
+    a: np.ndarray
+
+
+def initial_state_of_simulation(sim: Simulation, second_layer_init: float) -> InitialState:
+    """The initial state of the simulation's seeds (every learning rate of a sweep starts from it)."""
+    if sim.second_layer is not None:
+        v = sim.second_layer[0, :, 0]
+    else:
+        v = np.full(sim.q.shape[1:2] + sim.q.shape[-1:], second_layer_init)
+    return InitialState(sim.q[0, :, 0], sim.r[0, :, 0], sim.t, v, sim.teacher_second_layer)
+
+
+def initial_state_of_networks(make_teacher, make_student, seeds: int, n: int, *, key) -> InitialState:
+    """The initial order parameters of the networks `simulate` would draw for `seeds` seeds."""
+    teachers, students, _ = initial_networks(make_teacher, make_student, seeds, key=key)
+    w, b = (jnp.asarray(x, jnp.float64) for x in (students.first, teachers.first))
+    overlap = jax.vmap(lambda x, y: x @ y.T / n)
+    return InitialState(
+        *(np.asarray(x) for x in (overlap(w, w), overlap(w, b), overlap(b, b))),
+        np.asarray(students.second, np.float64),
+        np.asarray(teachers.second, np.float64),
+    )
+
+
+def solve_theory(
+    config: Config, initial: InitialState, alpha: np.ndarray, rates: np.ndarray, rates_v: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Solve the SCM ODE for every learning rate and seed.
+
+    **Returns:** `(arrays, diverged_alpha)`: `eps_g`, `q`, `r`, `v` with leading axes `(H, S)`
+    (NaN from a blow-up on), and the `(H, S)` alpha at which each solve blew up (NaN if it did not).
+    """
+    student, teacher, theory = config["student"], config["teacher"], config["theory"]
+    k, m = student["hidden"], teacher["hidden"]
+    ode = SoftCommitteeODE(
+        activation_from_name(student["activation"]),
+        k,
+        m,
+        student["output"],
+        teacher["output"],
+        student["train_second_layer"],
+    )
+    seeds, n_rates = initial.q.shape[0], rates.size
+
+    def tile(x):
+        return jnp.broadcast_to(jnp.asarray(x), (n_rates, *x.shape)).reshape(n_rates * seeds, *x.shape[1:])
+
+    state = SCMState(tile(initial.q), tile(initial.r), tile(initial.v))
+    noise = jnp.full(n_rates * seeds, teacher["noise_std"], jnp.float64)
+    args = SCMArgs(
+        jnp.repeat(jnp.asarray(rates), seeds), jnp.repeat(jnp.asarray(rates_v), seeds), tile(initial.t), tile(initial.a), noise
+    )
+    solve = jax.vmap(
+        lambda s, a: solve_soft_committee(
+            ode,
+            s,
+            a,
+            jnp.asarray(alpha),
+            rtol=theory["rtol"],
+            atol=theory["atol"],
+            max_steps=theory["max_steps"],
+            blowup=config["training"]["divergence_threshold"],
+        )
+    )
+    solution, eps = solve(state, args)
+    if np.any(np.asarray(solution.result == diffrax.RESULTS.max_steps_reached)):
+        raise TheoryError(
+            "the theory's solver reached theory.max_steps before training.alpha_max; raise theory.max_steps "
+            "or loosen theory.rtol"
+        )
+    eps = np.asarray(eps)
+    bad = ~np.isfinite(eps)
+    bad[np.asarray(solution.result != diffrax.RESULTS.successful), -1] = True
+    bad = np.logical_or.accumulate(bad, axis=-1)  # from the first failure on
+    diverged_alpha = np.where(bad.any(-1), alpha[np.argmax(bad, axis=-1)], np.nan)
+    arrays = {"eps_g": eps, "q": np.asarray(solution.ys.q), "r": np.asarray(solution.ys.r)}
+    if student["train_second_layer"]:
+        arrays["v"] = np.asarray(solution.ys.v)
+    out = {}
+    for name, x in arrays.items():
+        x = x.copy()
+        x[bad] = np.nan
+        out[name] = x.reshape(n_rates, seeds, *x.shape[1:])
+    return out, diverged_alpha.reshape(n_rates, seeds)
