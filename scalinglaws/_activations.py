@@ -25,6 +25,8 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import erf
+
+from ._special import arcsin
 from jaxtyping import Array, ArrayLike, Float
 
 
@@ -113,7 +115,7 @@ class Erf(AbstractActivation):
     def i2(self, cov):
         c = _check_cov(cov, 2, "i2")
         c11, c12, c22 = c[..., 0, 0], c[..., 0, 1], c[..., 1, 1]
-        return _TWO_OVER_PI * jnp.arcsin(c12 / jnp.sqrt((1 + c11) * (1 + c22)))
+        return _TWO_OVER_PI * arcsin(c12 / jnp.sqrt((1 + c11) * (1 + c22)))
 
     def j2(self, cov):
         c = _check_cov(cov, 2, "j2")
@@ -142,7 +144,7 @@ class Erf(AbstractActivation):
         )
         lam1 = lam4 * (1 + c33) - c23 * c23 * (1 + c11) - c13 * c13 * (1 + c22) + 2 * c12 * c13 * c23
         lam2 = lam4 * (1 + c44) - c24 * c24 * (1 + c11) - c14 * c14 * (1 + c22) + 2 * c12 * c14 * c24
-        return (4.0 / math.pi**2) / jnp.sqrt(lam4) * jnp.arcsin(lam0 / jnp.sqrt(lam1 * lam2))
+        return (4.0 / math.pi**2) / jnp.sqrt(lam4) * arcsin(lam0 / jnp.sqrt(lam1 * lam2))
 
 
 class Linear(AbstractActivation):

@@ -85,3 +85,11 @@ def test_missing_integral_and_bad_shapes_raise_clear_errors():
     with pytest.raises(ValueError, match="degree"):
         sl.Hermite(-1)
     assert sl.activation_from_name("hermite3") == sl.Hermite(3)
+
+
+def test_fast_arcsin_is_accurate_to_rounding():
+    from scalinglaws._special import arcsin
+
+    x = np.concatenate([np.linspace(-1, 1, 200_001), [0.5, -0.5, np.nextafter(0.5, 1), 1e-300, -1e-12]])
+    np.testing.assert_allclose(np.asarray(arcsin(x)), np.arcsin(x), rtol=4e-15, atol=1e-15)
+    np.testing.assert_allclose(jax.grad(arcsin)(0.3), 1 / np.sqrt(1 - 0.09), rtol=1e-13)

@@ -68,16 +68,36 @@ def _indices(k: int, m: int):
     ik = np.stack(np.triu_indices(k), -1)  # (P, 2), i <= k
     cd = np.stack(np.triu_indices(n), -1)  # (R, 2), c <= d
     multiplicity = np.where(cd[:, 0] == cd[:, 1], 1.0, 2.0)
-    i4 = np.concatenate(
-        [np.broadcast_to(ik[:, None, :], (len(ik), len(cd), 2)), np.broadcast_to(cd[None], (len(ik), len(cd), 2))],
-        axis=-1,
-    )
-    return i3_r, i3_q, ik, cd, multiplicity, i4
+    return i3_r, i3_q, ik, cd, multiplicity
 
 
 def _gather(cov: Array, index: np.ndarray) -> Array:
     """Covariance sub-matrices: `index` (..., n) -> (..., n, n)."""
     return cov[index[..., :, None], index[..., None, :]]
+
+
+def _i4_covariances(cov: Array, ik: np.ndarray, cd: np.ndarray) -> Array:
+    """The (P, R, 4, 4) covariances of the fields (i, k, c, d) for pairs `ik` (P, 2) and `cd` (R, 2).
+
+    Same as `_gather(cov, concat(ik, cd))` but from row and column slices, which XLA fuses into the
+    integral that consumes them (a 2-D gather of 4x4 blocks was the costliest part of the ODE).
+    """
+    shape = (len(ik), len(cd))
+    d = jnp.diagonal(cov)
+    rows_i, rows_k = cov[ik[:, 0]], cov[ik[:, 1]]
+    c, e = cd[:, 0], cd[:, 1]
+
+    def pair(x):
+        return jnp.broadcast_to(x[:, None], shape)
+
+    def field(x):
+        return jnp.broadcast_to(x[None, :], shape)
+
+    c11, c12, c22 = pair(d[ik[:, 0]]), pair(cov[ik[:, 0], ik[:, 1]]), pair(d[ik[:, 1]])
+    c13, c14, c23, c24 = rows_i[:, c], rows_i[:, e], rows_k[:, c], rows_k[:, e]
+    c33, c34, c44 = field(d[c]), field(cov[c, e]), field(d[e])
+    rows = [[c11, c12, c13, c14], [c12, c22, c23, c24], [c13, c23, c33, c34], [c14, c24, c34, c44]]
+    return jnp.stack([jnp.stack(row, axis=-1) for row in rows], axis=-2)
 
 
 class SoftCommitteeODE(eqx.Module):
@@ -119,7 +139,7 @@ class SoftCommitteeODE(eqx.Module):
     def __call__(self, alpha, state: SCMState, args: SCMArgs) -> SCMState:
         k, m = self.student_hidden, self.teacher_hidden
         g = self.activation
-        i3_r, i3_q, ik, cd, multiplicity, i4 = _indices(k, m)
+        i3_r, i3_q, ik, cd, multiplicity = _indices(k, m)
         cov = field_covariance(state.q, state.r, args.t)
         w = self._weights(state, args)
         ws = w[:k]
@@ -131,7 +151,7 @@ class SoftCommitteeODE(eqx.Module):
         drive_q = g.i3(_gather(cov, i3_q)) @ w  # (K, K): sum_c w_c I3(i, k, c)
         first = -eta * (ws[:, None] * drive_q + ws[None, :] * drive_q.T)
         pair_weights = multiplicity * w[cd[:, 0]] * w[cd[:, 1]]
-        i4_sum = g.i4(_gather(cov, i4)) @ pair_weights  # (P,), i <= k
+        i4_sum = g.i4(_i4_covariances(cov, ik, cd)) @ pair_weights  # (P,), i <= k
         j2 = g.j2(_gather(cov, ik))
         upper = eta**2 * ws[ik[:, 0]] * ws[ik[:, 1]] * (i4_sum + jnp.square(args.noise_std) * j2)
         second = jnp.zeros((k, k), cov.dtype).at[ik[:, 0], ik[:, 1]].set(upper)
@@ -163,6 +183,7 @@ def solve_soft_committee(
     atol: float = 1e-11,
     max_steps: int = 200_000,
     blowup: float | None = None,
+    solver=None,
 ):
     """Solve the ODE from `state0` and evaluate eps_g on the grid `alpha` (`solve_ode` for the options).
 
@@ -170,6 +191,8 @@ def solve_soft_committee(
     eps_g of shape `(T,)`. `jax.vmap` it over states and args for seeds and learning-rate sweeps;
     it is differentiable with respect to `state0` and `args`.
     """
-    solution = solve_ode(ode, state0, args, alpha, rtol=rtol, atol=atol, max_steps=max_steps, blowup=blowup)
+    solution = solve_ode(
+        ode, state0, args, alpha, rtol=rtol, atol=atol, max_steps=max_steps, blowup=blowup, solver=solver
+    )
     eps = jax.vmap(ode.generalisation_error, in_axes=(0, None))(solution.ys, args)
     return solution, eps
