@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 _TWO_OVER_PI = 2.0 / math.pi
+_UPPER4 = ((0, 0), (0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (1, 3), (2, 2), (2, 3), (3, 3))
 
 
 def _check_cov(cov: ArrayLike, n: int, what: str) -> Array:
@@ -82,10 +83,24 @@ class AbstractActivation(eqx.Module):
 
     def i3(self, cov: Float[ArrayLike, "*batch 3 3"]) -> Float[Array, " *batch"]:
         """`E[g'(u_1) u_2 g(u_3)]` for fields with covariance `cov`."""
+        c = _check_cov(cov, 3, "i3")
+        return self.i3_entries(c[..., 0, 0], c[..., 0, 1], c[..., 0, 2], c[..., 1, 2], c[..., 2, 2])
+
+    def i3_entries(self, c11, c12, c13, c23, c33) -> Array:
+        """`I3` from the covariance entries it depends on (it does not depend on `C22`), broadcast
+        against each other."""
         raise self._missing("i3")
 
     def i4(self, cov: Float[ArrayLike, "*batch 4 4"]) -> Float[Array, " *batch"]:
         """`E[g'(u_1) g'(u_2) g(u_3) g(u_4)]` for fields with covariance `cov`."""
+        c = _check_cov(cov, 4, "i4")
+        return self.i4_entries(*(c[..., p, q] for p, q in _UPPER4))
+
+    def i4_entries(self, c11, c12, c13, c14, c22, c23, c24, c33, c34, c44) -> Array:
+        """`I4` from the ten distinct covariance entries (broadcast against each other).
+
+        The order-parameter ODEs call this form: it avoids assembling thousands of 4x4 matrices.
+        """
         raise self._missing("i4")
 
 
@@ -122,18 +137,11 @@ class Erf(AbstractActivation):
         c11, c12, c22 = c[..., 0, 0], c[..., 0, 1], c[..., 1, 1]
         return _TWO_OVER_PI / jnp.sqrt((1 + c11) * (1 + c22) - c12 * c12)
 
-    def i3(self, cov):
-        c = _check_cov(cov, 3, "i3")
-        c11, c12, c13 = c[..., 0, 0], c[..., 0, 1], c[..., 0, 2]
-        c23, c33 = c[..., 1, 2], c[..., 2, 2]
+    def i3_entries(self, c11, c12, c13, c23, c33):
         lam3 = (1 + c11) * (1 + c33) - c13 * c13
         return _TWO_OVER_PI * (c23 * (1 + c11) - c12 * c13) / ((1 + c11) * jnp.sqrt(lam3))
 
-    def i4(self, cov):
-        c = _check_cov(cov, 4, "i4")
-        c11, c12, c13, c14 = c[..., 0, 0], c[..., 0, 1], c[..., 0, 2], c[..., 0, 3]
-        c22, c23, c24 = c[..., 1, 1], c[..., 1, 2], c[..., 1, 3]
-        c33, c34, c44 = c[..., 2, 2], c[..., 2, 3], c[..., 3, 3]
+    def i4_entries(self, c11, c12, c13, c14, c22, c23, c24, c33, c34, c44):
         lam4 = (1 + c11) * (1 + c22) - c12 * c12
         lam0 = (
             lam4 * c34
@@ -166,11 +174,11 @@ class Linear(AbstractActivation):
         c = _check_cov(cov, 2, "j2")
         return jnp.ones(c.shape[:-2], c.dtype)
 
-    def i3(self, cov):
-        return _check_cov(cov, 3, "i3")[..., 1, 2]
+    def i3_entries(self, c11, c12, c13, c23, c33):
+        return jnp.broadcast_arrays(c11, c12, c13, c23, c33)[3]
 
-    def i4(self, cov):
-        return _check_cov(cov, 4, "i4")[..., 2, 3]
+    def i4_entries(self, c11, c12, c13, c14, c22, c23, c24, c33, c34, c44):
+        return jnp.broadcast_arrays(c11, c12, c13, c14, c22, c23, c24, c33, c34, c44)[8]
 
 
 class ReLU(AbstractActivation):

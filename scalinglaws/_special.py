@@ -17,7 +17,7 @@ from jaxtyping import Array, ArrayLike
 
 __all__ = ["arcsin"]
 
-_DEGREE = 16
+_DEGREE = 12
 
 
 def _fit() -> np.ndarray:

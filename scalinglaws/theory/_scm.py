@@ -61,43 +61,43 @@ class SCMArgs(NamedTuple):
 
 @functools.lru_cache(maxsize=64)
 def _indices(k: int, m: int):
-    """Static index tuples into the K + M fields (students first)."""
+    """Static index pairs into the K + M fields (students first): `i <= k` over students, `c <= d`
+    over all fields, and the multiplicity (1 or 2) of each `(c, d)` in the full double sum."""
     n = k + m
-    i3_r = np.stack(np.meshgrid(np.arange(k), k + np.arange(m), np.arange(n), indexing="ij"), -1)
-    i3_q = np.stack(np.meshgrid(np.arange(k), np.arange(k), np.arange(n), indexing="ij"), -1)
     ik = np.stack(np.triu_indices(k), -1)  # (P, 2), i <= k
     cd = np.stack(np.triu_indices(n), -1)  # (R, 2), c <= d
     multiplicity = np.where(cd[:, 0] == cd[:, 1], 1.0, 2.0)
-    return i3_r, i3_q, ik, cd, multiplicity
+    return ik, cd, multiplicity
 
 
-def _gather(cov: Array, index: np.ndarray) -> Array:
-    """Covariance sub-matrices: `index` (..., n) -> (..., n, n)."""
-    return cov[index[..., :, None], index[..., None, :]]
-
-
-def _i4_covariances(cov: Array, ik: np.ndarray, cd: np.ndarray) -> Array:
-    """The (P, R, 4, 4) covariances of the fields (i, k, c, d) for pairs `ik` (P, 2) and `cd` (R, 2).
-
-    Same as `_gather(cov, concat(ik, cd))` but from row and column slices, which XLA fuses into the
-    integral that consumes them (a 2-D gather of 4x4 blocks was the costliest part of the ODE).
-    """
-    shape = (len(ik), len(cd))
+def _i3_entries(cov: Array, k: int, middle: np.ndarray) -> tuple[Array, ...]:
+    """Entries `(C_ii, C_ij, C_ic, C_jc, C_cc)` of `I3(i, j, c)` for students `i < k`, the fields `j`
+    in `middle` and every field `c`, broadcastable to `(k, len(middle), K + M)`."""
     d = jnp.diagonal(cov)
-    rows_i, rows_k = cov[ik[:, 0]], cov[ik[:, 1]]
-    c, e = cd[:, 0], cd[:, 1]
+    return (
+        d[:k, None, None],
+        cov[:k, middle][:, :, None],
+        cov[:k, None, :],
+        cov[middle][None, :, :],
+        d[None, None, :],
+    )
 
-    def pair(x):
-        return jnp.broadcast_to(x[:, None], shape)
 
-    def field(x):
-        return jnp.broadcast_to(x[None, :], shape)
+def _i4_entries(cov: Array, ik: np.ndarray, cd: np.ndarray) -> tuple[Array, ...]:
+    """The ten distinct covariance entries of the fields (i, k, c, d) for the pairs `ik` (P, 2) and
+    `cd` (R, 2), broadcastable to (P, R): `(C_ii, C_ik, C_ic, C_id, C_kk, C_kc, C_kd, C_cc, C_cd, C_dd)`.
 
-    c11, c12, c22 = pair(d[ik[:, 0]]), pair(cov[ik[:, 0], ik[:, 1]]), pair(d[ik[:, 1]])
-    c13, c14, c23, c24 = rows_i[:, c], rows_i[:, e], rows_k[:, c], rows_k[:, e]
-    c33, c34, c44 = field(d[c]), field(cov[c, e]), field(d[e])
-    rows = [[c11, c12, c13, c14], [c12, c22, c23, c24], [c13, c23, c33, c34], [c14, c24, c34, c44]]
-    return jnp.stack([jnp.stack(row, axis=-1) for row in rows], axis=-2)
+    Row and column slices instead of a gather of 4x4 blocks: XLA fuses them into the integral
+    (assembling the blocks was the costliest part of the ODE).
+    """
+    d = jnp.diagonal(cov)
+    i, k, c, e = ik[:, 0], ik[:, 1], cd[:, 0], cd[:, 1]
+    rows_i, rows_k = cov[i], cov[k]
+    return (
+        d[i][:, None], cov[i, k][:, None], rows_i[:, c], rows_i[:, e],
+        d[k][:, None], rows_k[:, c], rows_k[:, e],
+        d[c][None, :], cov[c, e][None, :], d[e][None, :],
+    )
 
 
 class SoftCommitteeODE(eqx.Module):
@@ -139,20 +139,20 @@ class SoftCommitteeODE(eqx.Module):
     def __call__(self, alpha, state: SCMState, args: SCMArgs) -> SCMState:
         k, m = self.student_hidden, self.teacher_hidden
         g = self.activation
-        i3_r, i3_q, ik, cd, multiplicity = _indices(k, m)
+        ik, cd, multiplicity = _indices(k, m)
         cov = field_covariance(state.q, state.r, args.t)
         w = self._weights(state, args)
         ws = w[:k]
         eta = args.learning_rate
 
-        drive_r = g.i3(_gather(cov, i3_r)) @ w  # (K, M): sum_c w_c I3(i, n, c)
+        drive_r = g.i3_entries(*_i3_entries(cov, k, k + np.arange(m))) @ w  # (K, M): sum_c w_c I3(i, n, c)
         dr = -eta * ws[:, None] * drive_r
 
-        drive_q = g.i3(_gather(cov, i3_q)) @ w  # (K, K): sum_c w_c I3(i, k, c)
+        drive_q = g.i3_entries(*_i3_entries(cov, k, np.arange(k))) @ w  # (K, K): sum_c w_c I3(i, k, c)
         first = -eta * (ws[:, None] * drive_q + ws[None, :] * drive_q.T)
         pair_weights = multiplicity * w[cd[:, 0]] * w[cd[:, 1]]
-        i4_sum = g.i4(_i4_covariances(cov, ik, cd)) @ pair_weights  # (P,), i <= k
-        j2 = g.j2(_gather(cov, ik))
+        i4_sum = g.i4_entries(*_i4_entries(cov, ik, cd)) @ pair_weights  # (P,), i <= k
+        j2 = g.j2(cov[ik[:, :, None], ik[:, None, :]])  # (P,) over the 2x2 blocks of (i, k)
         upper = eta**2 * ws[ik[:, 0]] * ws[ik[:, 1]] * (i4_sum + jnp.square(args.noise_std) * j2)
         second = jnp.zeros((k, k), cov.dtype).at[ik[:, 0], ik[:, 1]].set(upper)
         second = second + jnp.triu(second, 1).T
