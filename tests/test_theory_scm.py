@@ -170,3 +170,16 @@ def test_local_exponent_of_a_power_law():
 def test_activation_without_closed_forms_is_rejected():
     with pytest.raises(ValueError, match="relu"):
         SoftCommitteeODE(sl.ReLU(), 2, 2)
+
+
+def test_plateau_escape_definition():
+    from scalinglaws.theory import plateau_escape
+
+    alpha = np.logspace(-1, 3, 401)
+    # Falls onto a plateau of 0.01 by alpha ~ 1, leaves it exponentially from alpha = 100 on.
+    eps = 0.01 + 0.3 * np.exp(-3 * alpha)
+    eps = np.where(alpha > 100, 0.01 * np.exp(-(alpha - 100) / 20), eps)
+    escape = plateau_escape(alpha, eps, 0.01)
+    exact = 100 + 20 * np.log(2)
+    assert exact <= escape < exact * 10**0.01  # the first grid point past the exact time
+    assert np.isnan(plateau_escape(alpha, np.full_like(alpha, 0.5), 0.01))
