@@ -14,7 +14,7 @@ def _positive(y: np.ndarray) -> np.ndarray:
     return np.where(y > 0, y, np.nan)
 
 
-def learning_curve_figure(arrays: Mapping[str, np.ndarray], title: str = "") -> Figure:
+def learning_curve_figure(arrays: Mapping[str, np.ndarray], title: str = "", theory_floor: float = 0.0) -> Figure:
     """`eps_g` against `alpha` on log-log axes: seed mean with a min-max band, theory dashed.
 
     **Arguments:**
@@ -23,6 +23,7 @@ def learning_curve_figure(arrays: Mapping[str, np.ndarray], title: str = "") -> 
       sweep (with `learning_rate` (H,)), and optionally `eps_g_theory` of shape (T,), (S, T),
       (H, T) or (H, S, T); a seed axis of the theory is averaged.
     - `title`: the figure's title.
+    - `theory_floor`: theory values below it (the solver's resolution of eps_g) are not drawn.
     """
     alpha = np.asarray(arrays["alpha"])
     shown = alpha > 0
@@ -50,6 +51,7 @@ def learning_curve_figure(arrays: Mapping[str, np.ndarray], title: str = "") -> 
             curve = np.asarray(theory if rates is None else theory[h])
             if curve.ndim == 2:
                 curve = curve.mean(axis=0)
+            curve = np.where(curve > theory_floor, curve, np.nan)
             ax.plot(alpha[shown], _positive(curve)[shown], color=colors[h], ls="--", lw=1.4,
                     label=f"theory {label}".strip())
     ax.set_xscale("log")

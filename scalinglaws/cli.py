@@ -101,7 +101,8 @@ def _command_run(args) -> int:
     summary = dict(results.summary, config_hash=config_hash, total_seconds=round(time.perf_counter() - start, 3))
 
     def draw(path: Path) -> None:
-        learning_curve_figure(results.arrays, config["name"]).savefig(path, dpi=120)
+        floor = 0.1 * config["theory"]["rtol"]  # the theory resolves eps_g down to about this
+        learning_curve_figure(results.arrays, config["name"], theory_floor=floor).savefig(path, dpi=120)
 
     try:
         write_run(out, results.arrays, summary, config.to_toml(), draw)

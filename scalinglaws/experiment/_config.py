@@ -125,8 +125,8 @@ KEYS: dict[str, dict[str, Key]] = {
     },
     "theory": {
         "enabled": Key("bool", True, "compute the theory when one exists for the setup"),
-        "rtol": Key("float", 1e-8, "relative tolerance of the adaptive ODE solver", minimum=0, exclusive=True),
-        "atol": Key("float", 1e-11, "absolute tolerance of the adaptive ODE solver", minimum=0, exclusive=True),
+        "rtol": Key("float", 1e-10, "relative tolerance of the adaptive ODE solver", minimum=0, exclusive=True),
+        "atol": Key("float", 1e-13, "absolute tolerance of the adaptive ODE solver", minimum=0, exclusive=True),
         "max_steps": Key("int", 200000, "most ODE solver steps", minimum=1),
     },
 }
