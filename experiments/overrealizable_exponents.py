@@ -9,8 +9,8 @@ sigma_J = 0.1, seed 0 of `simulate`'s key derivation):
 - rescaled outputs (student (1/K) sum, teacher (1/M) sum), K = 2, M = 1, eta = 1: both nodes must
   replicate the one teacher node. We measure the local exponents d ln eps_g / d ln alpha and
   d ln Delta / d ln alpha, Delta = Q_11 + Q_22 - 2 Q_12 (squared student-student distance), from the
-  ODE up to alpha = 10^6, and confirm the slope of eps_g with a simulation (4 seeds, N = 500) up to
-  alpha = 10^4 against the ODE solved from each seed's own initial state.
+  ODE up to alpha = 10^6, and confirm the slope of eps_g with a simulation (2 seeds, N = 500) up to
+  alpha = 10^5 against the ODE solved from each seed's own initial state (about 10 minutes).
 
 Usage: `python experiments/overrealizable_exponents.py [--quick]`; writes
 `experiments/results/overrealizable_exponents.md` and `.png`.
@@ -122,19 +122,19 @@ def main():
 
     if not cli.quick:
         make_teacher, make_student = factories(2, 1, "mean")
-        seeds = 4
+        seeds = 2
         sim = simulate(sl.isotropic(N), make_teacher, make_student, learning_rates=[1.0], seeds=seeds,
-                       alpha_max=1e4, points_per_decade=10, key=jr.key(0))
+                       alpha_max=1e5, points_per_decade=10, key=jr.key(0))
         grid = sim.alpha
         _, _, eps_t, _ = theory(2, 1, "mean", 1.0, grid, seeds=seeds)
         sim_mean, th_mean = sim.eps_g[0].mean(0), eps_t.mean(0)
-        window = (grid >= 1e3) & (grid <= 1e4)
+        window = (grid >= 3e4) & (grid <= 1e5)
         s_sim = np.polyfit(np.log(grid[window]), np.log(sim_mean[window]), 1)[0]
         s_th = np.polyfit(np.log(grid[window]), np.log(th_mean[window]), 1)[0]
         rel = np.max(np.abs(sim_mean[grid >= 1] - th_mean[grid >= 1]) / th_mean[grid >= 1])
         lines += [
             f"Simulation ({seeds} seeds, N = {N}, float32) against the ODE from each seed's initial state, "
-            f"alpha in [1e3, 1e4]: fitted slope of the seed-mean eps_g {s_sim:.3f} (simulation) vs {s_th:.3f} (ODE); "
+            f"alpha in [3e4, 1e5]: fitted slope of the seed-mean eps_g {s_sim:.3f} (simulation) vs {s_th:.3f} (ODE); "
             f"largest relative gap of the seed means for alpha >= 1: {rel:.2f}.",
             "",
         ]

@@ -133,6 +133,31 @@ def test_theory_is_differentiable_in_the_learning_rate():
     numeric = (final(0.4 + step) - final(0.4 - step)) / (2 * step)
     np.testing.assert_allclose(grad, numeric, rtol=1e-4)
 
+    # ... and in the initial conditions.
+    def from_overlap(r0):
+        start = SCMState(state.q, state.r + r0 * jnp.eye(k), state.v)
+        return solve_soft_committee(ode, start, _args(0.4, 0.0, jnp.eye(k), jnp.ones(k)), alpha)[1][-1]
+
+    numeric = (from_overlap(step) - from_overlap(-step)) / (2 * step)
+    np.testing.assert_allclose(jax.grad(from_overlap)(0.0), numeric, rtol=1e-4)
+
+
+def test_failed_solves_say_what_to_change():
+    from scalinglaws.theory import TheoryError
+
+    ode = SoftCommitteeODE(sl.Erf(), 2, 2)
+    state = SCMState(jnp.eye(2) * 0.2, jnp.full((2, 2), 0.1), jnp.ones(2))
+    solution, _ = solve_soft_committee(ode, state, _args(0.5, 0.0, jnp.eye(2), jnp.ones(2)),
+                                       jnp.asarray([0.0, 100.0]), max_steps=5)
+    with pytest.raises(TheoryError, match="max_steps"):
+        check_solution(solution)
+    # A linear network beyond its stability limit blows up: the solve stops and is reported.
+    linear = SoftCommitteeODE(sl.Linear(), 2, 2)
+    solution, _ = solve_soft_committee(linear, state, _args(5.0, 0.0, jnp.eye(2), jnp.ones(2)),
+                                       jnp.asarray([0.0, 100.0]), blowup=1e6)
+    with pytest.raises(TheoryError, match="learning_rate"):
+        check_solution(solution)
+
 
 def test_simulation_approaches_the_theory_as_n_grows():
     """Seed-averaged simulated eps_g against the ODE started from each seed's initial overlaps:
@@ -183,3 +208,28 @@ def test_plateau_escape_definition():
     exact = 100 + 20 * np.log(2)
     assert exact <= escape < exact * 10**0.01  # the first grid point past the exact time
     assert np.isnan(plateau_escape(alpha, np.full_like(alpha, 0.5), 0.01))
+    from scalinglaws.theory import plateau_interval
+
+    start, end = plateau_interval(alpha, eps, 0.01)
+    # eps <= 0.011 once 0.3 exp(-3 alpha) <= 0.001, at alpha = ln(300) / 3.
+    assert np.log(300) / 3 <= start < np.log(300) / 3 * 10**0.01 and end == escape
+
+
+def test_plateau_escape_of_the_ode_follows_its_linearisation():
+    """The plateau's escape time grows like (1/escape rate) x ln(1/initial asymmetry)."""
+    from scalinglaws.theory import plateau_interval
+
+    k, eta = 2, 0.5
+    ode = SoftCommitteeODE(sl.Erf(), k, k)
+    args = _args(eta, 0.0, np.eye(k), np.ones(k))
+    fixed = symmetric_fixed_point(ode, args)
+    rate = linearise(ode, fixed, args).escape_rate
+    plateau = float(ode.generalisation_error(fixed, args))
+    alpha = jnp.asarray(np.concatenate([[0.0], np.logspace(-2, 3.5, 400)]))
+    escapes = []
+    for asymmetry in (1e-4, 1e-6):
+        start = SCMState(jnp.eye(k) * 1e-4, jnp.asarray([[asymmetry, 0.0], [0.0, 0.0]]), jnp.ones(k))
+        _, eps = solve_soft_committee(ode, start, args, alpha)
+        escapes.append(plateau_interval(np.asarray(alpha), np.asarray(eps), plateau)[1])
+    # A 100x smaller asymmetry delays the escape by ln(100) / rate.
+    np.testing.assert_allclose(escapes[1] - escapes[0], np.log(100) / rate, rtol=0.05)

@@ -171,6 +171,8 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
     alpha = log_time_grid(data.input_dim, training["alpha_max"], training["points_per_decade"], training["alpha_min"])
     alpha = alpha / data.input_dim
     arrays: dict[str, np.ndarray] = {"alpha": alpha, "eigenvalues": np.asarray(data.eigenvalues)}
+    if sweep:
+        arrays["learning_rate"] = rates
     summary: dict = {"name": config["name"], "versions": _versions(), "device": _device(), "seeds": training["seeds"],
                      "learning_rates": rates.tolist(), "theory": description}
     diverged = []
@@ -183,8 +185,6 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
         if sim.diverged:
             diverged.append(_divergence_message(sim))
         arrays.update(_simulation_arrays(sim, per_run))
-        if sweep:
-            arrays["learning_rate"] = sim.learning_rates
         seed_steps = rates.size * training["seeds"] * int(sim.steps[-1])
         summary.update(
             eps_g_method=sim.eps_g_method,
@@ -201,7 +201,6 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
             make_teacher, make_student = _factories(config)
             initial = initial_state_of_networks(make_teacher, make_student, 1, data.input_dim,
                                                 key=jr.key(training["seed"]))
-            arrays["T_sim"] = initial.t
         theory, theory_diverged = solve_theory(config, initial, alpha, rates, rates_v)
         for h, s in zip(*np.nonzero(np.isfinite(theory_diverged))):
             diverged.append(f"theory at learning_rate={rates[h]:g}, seed {s}: diverged at alpha={theory_diverged[h, s]:.4g}")
@@ -213,8 +212,6 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
             arrays["v_theory"] = per_run(theory["v"])
         summary["theory_seconds"] = round(time.perf_counter() - theory_start, 3)
         summary["eps_g_theory_final_mean"] = _final_seed_mean(theory["eps_g"])
-        if "learning_rate" not in arrays and sweep:
-            arrays["learning_rate"] = rates
     summary["diverged"] = "; ".join(diverged) or None
     if diverged and training["on_divergence"] == "error":
         raise Diverged(summary["diverged"])

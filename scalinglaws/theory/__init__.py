@@ -17,6 +17,7 @@ from ._analysis import (
     linearise as linearise,
     local_exponent as local_exponent,
     plateau_escape as plateau_escape,
+    plateau_interval as plateau_interval,
     symmetric_fixed_point as symmetric_fixed_point,
     symmetric_state as symmetric_state,
 )

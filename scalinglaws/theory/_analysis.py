@@ -30,6 +30,7 @@ __all__ = [
     "linearise",
     "local_exponent",
     "plateau_escape",
+    "plateau_interval",
     "symmetric_fixed_point",
     "symmetric_state",
 ]
@@ -91,6 +92,11 @@ class Linearisation(NamedTuple):
         """Largest real part: > 0 for an unstable fixed point (the rate of escape from it)."""
         return float(self.eigenvalues[0].real)
 
+    @property
+    def slowest_rate(self) -> float:
+        """`-max Re(eigenvalue)`: at a stable fixed point, the rate of the slowest convergence."""
+        return -self.escape_rate
+
 
 def linearise(ode: SoftCommitteeODE, state: SCMState, args: SCMArgs) -> Linearisation:
     """The Jacobian of the ODE at `state` over the independent entries (`Q` is symmetric: its
@@ -115,14 +121,21 @@ def linearise(ode: SoftCommitteeODE, state: SCMState, args: SCMArgs) -> Linearis
     return Linearisation(jac, eig[np.argsort(-eig.real)])
 
 
-def plateau_escape(alpha: Float[ArrayLike, " T"], eps: Float[ArrayLike, " T"], plateau: float) -> float:
-    """The escape time from a plateau of height `plateau` (definition in the module docstring).
-
-    Returns NaN when the curve never reaches the plateau or never escapes within the grid.
+def plateau_interval(
+    alpha: Float[ArrayLike, " T"], eps: Float[ArrayLike, " T"], plateau: float
+) -> tuple[float, float]:
+    """`(start, escape)` of a plateau of height `plateau`: the first alpha with eps_g <= 1.1 x plateau,
+    and the first alpha after it with eps_g < plateau / 2 (module docstring). The plateau's length
+    is `escape - start`. Either is NaN when the curve does not get there within the grid.
     """
     alpha, eps = np.asarray(alpha), np.asarray(eps)
     reached = np.flatnonzero(eps <= 1.1 * plateau)
     if reached.size == 0:
-        return float("nan")
+        return float("nan"), float("nan")
     after = np.flatnonzero((np.arange(eps.size) > reached[0]) & (eps < 0.5 * plateau))
-    return float(alpha[after[0]]) if after.size else float("nan")
+    return float(alpha[reached[0]]), float(alpha[after[0]]) if after.size else float("nan")
+
+
+def plateau_escape(alpha: Float[ArrayLike, " T"], eps: Float[ArrayLike, " T"], plateau: float) -> float:
+    """The escape time from a plateau of height `plateau` (`plateau_interval`'s second entry)."""
+    return plateau_interval(alpha, eps, plateau)[1]
