@@ -132,7 +132,7 @@ def _command_list(args) -> int:
             description = tomllib.loads(path.read_text()).get("description", "")
         except tomllib.TOMLDecodeError:
             description = "(not valid TOML)"
-        print(f"  {path.stem:<24} {description}")
+        print(f"  {path.stem:<30} {description}")
     return EXIT_OK
 
 

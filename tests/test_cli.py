@@ -103,6 +103,11 @@ def test_power_law_sweep_arrays(tiny, tmp_path):
     assert arrays["Q_blocks_sim"].shape == (2, 2, t, 4, 2, 2)
     assert arrays["T_blocks_sim"].shape == (2, 4, 2, 2)
     assert arrays["v_sim"].shape == (2, 2, t, 2)
+    # The eigen-resolved theory starts from the simulation's own block overlaps.
+    assert arrays["Q_blocks_theory"].shape == (2, 2, t, 4, 2, 2)
+    np.testing.assert_allclose(arrays["Q_blocks_theory"][:, :, 0], arrays["Q_blocks_sim"][:, :, 0], rtol=1e-12)
+    np.testing.assert_allclose(arrays["eps_g_theory"][..., 0], arrays["eps_g_sim"][..., 0], rtol=1e-10)
+    np.testing.assert_allclose(arrays["Q_theory"], arrays["Q_blocks_theory"].sum(3), rtol=1e-12)
 
 
 def test_bad_config_exits_2_naming_the_key_and_writes_nothing(tiny, tmp_path, capsys):

@@ -199,9 +199,8 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
             initial = initial_state_of_simulation(sim, config["student"]["second_layer_init"])
         else:
             make_teacher, make_student = _factories(config)
-            initial = initial_state_of_networks(make_teacher, make_student, 1, data.input_dim,
-                                                key=jr.key(training["seed"]))
-        theory, theory_diverged = solve_theory(config, initial, alpha, rates, rates_v)
+            initial = initial_state_of_networks(make_teacher, make_student, 1, data, key=jr.key(training["seed"]))
+        theory, theory_diverged = solve_theory(config, initial, alpha, rates, rates_v, np.asarray(data.eigenvalues))
         for h, s in zip(*np.nonzero(np.isfinite(theory_diverged))):
             diverged.append(f"theory at learning_rate={rates[h]:g}, seed {s}: diverged at alpha={theory_diverged[h, s]:.4g}")
         arrays["eps_g_theory"] = per_run(theory["eps_g"])
@@ -210,6 +209,10 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
         arrays["T_theory"] = initial.t
         if "v" in theory:
             arrays["v_theory"] = per_run(theory["v"])
+        if "q_blocks" in theory:
+            arrays["Q_blocks_theory"] = per_run(theory["q_blocks"])
+            arrays["R_blocks_theory"] = per_run(theory["r_blocks"])
+            arrays["T_blocks_theory"] = initial.t_blocks
         summary["theory_seconds"] = round(time.perf_counter() - theory_start, 3)
         summary["eps_g_theory_final_mean"] = _final_seed_mean(theory["eps_g"])
     summary["diverged"] = "; ".join(diverged) or None

@@ -14,7 +14,17 @@ import numpy as np
 
 from .._activations import activation_from_name
 from ..simulate import Simulation, initial_networks
-from ..theory import SCMArgs, SCMState, SoftCommitteeODE, TheoryError, solve_soft_committee
+from .._data import GaussianData
+from ..theory import (
+    BlockArgs,
+    BlockState,
+    EigenBlockODE,
+    SCMArgs,
+    SCMState,
+    SoftCommitteeODE,
+    TheoryError,
+    solve_soft_committee,
+)
 from ._config import Config
 
 
@@ -25,32 +35,42 @@ SCM_DESCRIPTION = (
     "simulation's initial order parameters"
 )
 
+BLOCK_DESCRIPTION = (
+    "eigen-resolved soft committee machine ODE for L distinct input eigenvalues (Worschech & Rosenow, "
+    "arXiv 2410.09005; derivation in scalinglaws.theory._blocks), solved per seed from the simulation's "
+    "initial block overlaps"
+)
+
 
 def theory_for(config: Config) -> tuple[str | None, str]:
     """`(kind, description)` of the theory for this config, or `(None, why there is none)`."""
     if not config["theory"]["enabled"]:
         return None, "disabled (theory.enabled = false)"
     data, teacher, student = config["data"], config["teacher"], config["student"]
-    if data["spectrum"] != "isotropic":
-        return None, "none in this version for power-law data (the eigen-resolved ODE is not implemented yet)"
     if teacher["activation"] != student["activation"]:
         return None, "none: student and teacher activations differ"
     activation = activation_from_name(student["activation"])
     if not {"i2", "i3", "i4", "j2"} <= activation.closed_forms:
         return None, f"none: activation {activation.name!r} has no closed-form I3/I4 (the ODE needs erf or linear)"
+    if data["spectrum"] != "isotropic":
+        return "blocks", BLOCK_DESCRIPTION
     return "scm", SCM_DESCRIPTION
 
 
 @dataclass(frozen=True)
 class InitialState:
     """Per-seed initial order parameters: `q` (S, K, K), `r` (S, K, M), `t` (S, M, M), student second
-    layer `v` (S, K), teacher second layer `a` (S, M)."""
+    layer `v` (S, K), teacher second layer `a` (S, M); for block data also the block overlaps
+    `q_blocks` (S, L, K, K), `r_blocks` (S, L, K, M), `t_blocks` (S, L, M, M)."""
 
     q: np.ndarray
     r: np.ndarray
     t: np.ndarray
     v: np.ndarray
     a: np.ndarray
+    q_blocks: np.ndarray | None = None
+    r_blocks: np.ndarray | None = None
+    t_blocks: np.ndarray | None = None
 
 
 def initial_state_of_simulation(sim: Simulation, second_layer_init: float) -> InitialState:
@@ -59,35 +79,47 @@ def initial_state_of_simulation(sim: Simulation, second_layer_init: float) -> In
         v = sim.second_layer[0, :, 0]
     else:
         v = np.full(sim.q.shape[1:2] + sim.q.shape[-1:], second_layer_init)
-    return InitialState(sim.q[0, :, 0], sim.r[0, :, 0], sim.t, v, sim.teacher_second_layer)
+    blocks = {}
+    if sim.q_blocks is not None:
+        blocks = dict(q_blocks=sim.q_blocks[0, :, 0], r_blocks=sim.r_blocks[0, :, 0], t_blocks=sim.t_blocks)
+    return InitialState(sim.q[0, :, 0], sim.r[0, :, 0], sim.t, v, sim.teacher_second_layer, **blocks)
 
 
-def initial_state_of_networks(make_teacher, make_student, seeds: int, n: int, *, key) -> InitialState:
+def initial_state_of_networks(make_teacher, make_student, seeds: int, data: GaussianData, *, key) -> InitialState:
     """The initial order parameters of the networks `simulate` would draw for `seeds` seeds."""
     teachers, students, _ = initial_networks(make_teacher, make_student, seeds, key=key)
     w, b = (jnp.asarray(x, jnp.float64) for x in (students.first, teachers.first))
-    overlap = jax.vmap(lambda x, y: x @ y.T / n)
+    overlap = jax.vmap(data.block_overlaps)
+    qb, rb, tb = (np.asarray(overlap(x, y)) for x, y in ((w, w), (w, b), (b, b)))
+    blocks = {} if data.identity else dict(q_blocks=qb, r_blocks=rb, t_blocks=tb)
     return InitialState(
-        *(np.asarray(x) for x in (overlap(w, w), overlap(w, b), overlap(b, b))),
+        qb.sum(1), rb.sum(1), tb.sum(1),
         np.asarray(students.second, np.float64),
         np.asarray(teachers.second, np.float64),
+        **blocks,
     )
 
 
 def solve_theory(
-    config: Config, initial: InitialState, alpha: np.ndarray, rates: np.ndarray, rates_v: np.ndarray
+    config: Config,
+    initial: InitialState,
+    alpha: np.ndarray,
+    rates: np.ndarray,
+    rates_v: np.ndarray,
+    eigenvalues: np.ndarray,
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Solve the SCM ODE for every learning rate and seed.
+    """Solve the config's ODE (isotropic or eigen-resolved) for every learning rate and seed.
 
-    **Returns:** `(arrays, diverged_alpha)`: `eps_g`, `q`, `r`, `v` with leading axes `(H, S)`
-    (NaN from a blow-up on), and the `(H, S)` alpha at which each solve blew up (NaN if it did not).
+    **Returns:** `(arrays, diverged_alpha)`: `eps_g`, `q`, `r`, `v` (and `q_blocks`, `r_blocks` for
+    block data) with leading axes `(H, S)` (NaN from a blow-up on), and the `(H, S)` alpha at which
+    each solve blew up (NaN if it did not).
     """
     student, teacher, theory = config["student"], config["teacher"], config["theory"]
-    k, m = student["hidden"], teacher["hidden"]
-    ode = SoftCommitteeODE(
+    blocks = initial.q_blocks is not None
+    ode = (EigenBlockODE if blocks else SoftCommitteeODE)(
         activation_from_name(student["activation"]),
-        k,
-        m,
+        student["hidden"],
+        teacher["hidden"],
         student["output"],
         teacher["output"],
         student["train_second_layer"],
@@ -97,11 +129,15 @@ def solve_theory(
     def tile(x):
         return jnp.broadcast_to(jnp.asarray(x), (n_rates, *x.shape)).reshape(n_rates * seeds, *x.shape[1:])
 
-    state = SCMState(tile(initial.q), tile(initial.r), tile(initial.v))
+    eta, eta_v = jnp.repeat(jnp.asarray(rates), seeds), jnp.repeat(jnp.asarray(rates_v), seeds)
     noise = jnp.full(n_rates * seeds, teacher["noise_std"], jnp.float64)
-    args = SCMArgs(
-        jnp.repeat(jnp.asarray(rates), seeds), jnp.repeat(jnp.asarray(rates_v), seeds), tile(initial.t), tile(initial.a), noise
-    )
+    if blocks:
+        state = BlockState(tile(initial.q_blocks), tile(initial.r_blocks), tile(initial.v))
+        lam = tile(np.broadcast_to(np.asarray(eigenvalues, np.float64), (seeds, len(eigenvalues))))
+        args = BlockArgs(eta, eta_v, tile(initial.t_blocks), lam, tile(initial.a), noise)
+    else:
+        state = SCMState(tile(initial.q), tile(initial.r), tile(initial.v))
+        args = SCMArgs(eta, eta_v, tile(initial.t), tile(initial.a), noise)
     solve = jax.vmap(
         lambda s, a: solve_soft_committee(
             ode,
@@ -125,7 +161,11 @@ def solve_theory(
     bad[np.asarray(solution.result != diffrax.RESULTS.successful), -1] = True
     bad = np.logical_or.accumulate(bad, axis=-1)  # from the first failure on
     diverged_alpha = np.where(bad.any(-1), alpha[np.argmax(bad, axis=-1)], np.nan)
-    arrays = {"eps_g": eps, "q": np.asarray(solution.ys.q), "r": np.asarray(solution.ys.r)}
+    q, r = np.asarray(solution.ys.q), np.asarray(solution.ys.r)
+    if blocks:
+        arrays = {"eps_g": eps, "q": q.sum(2), "r": r.sum(2), "q_blocks": q, "r_blocks": r}
+    else:
+        arrays = {"eps_g": eps, "q": q, "r": r}
     if student["train_second_layer"]:
         arrays["v"] = np.asarray(solution.ys.v)
     out = {}

@@ -21,3 +21,5 @@ from ._analysis import (
     symmetric_fixed_point as symmetric_fixed_point,
     symmetric_state as symmetric_state,
 )
+from ._blocks import BlockArgs as BlockArgs, BlockState as BlockState, EigenBlockODE as EigenBlockODE
+from ._scm import AbstractTwoLayerODE as AbstractTwoLayerODE

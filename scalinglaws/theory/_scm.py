@@ -34,7 +34,7 @@ from .._models import output_scale
 from ._driver import solve_ode
 
 
-__all__ = ["SCMArgs", "SCMState", "SoftCommitteeODE", "solve_soft_committee"]
+__all__ = ["AbstractTwoLayerODE", "SCMArgs", "SCMState", "SoftCommitteeODE", "solve_soft_committee"]
 
 
 class SCMState(NamedTuple):
@@ -100,8 +100,8 @@ def _i4_entries(cov: Array, ik: np.ndarray, cd: np.ndarray) -> tuple[Array, ...]
     )
 
 
-class SoftCommitteeODE(eqx.Module):
-    """The Saad-Solla/Goldt ODEs (module docstring) for K student and M teacher units.
+class AbstractTwoLayerODE(eqx.Module):
+    """Shared parts of the order-parameter ODEs of two-layer networks (isotropic and eigen-resolved).
 
     **Arguments:**
 
@@ -110,8 +110,6 @@ class SoftCommitteeODE(eqx.Module):
     - `student_hidden`, `teacher_hidden`: K and M.
     - `student_output`, `teacher_output`: output scalings (`sum`, `mean`, `sqrt`).
     - `train_second_layer`: whether `v` evolves.
-
-    Call it as a diffrax vector field, `ode(alpha, state, args)` with an `SCMState` and `SCMArgs`.
     """
 
     activation: AbstractActivation
@@ -131,15 +129,42 @@ class SoftCommitteeODE(eqx.Module):
         if self.student_hidden < 1 or self.teacher_hidden < 1:
             raise ValueError("student_hidden and teacher_hidden must be >= 1")
 
-    def _weights(self, state: SCMState, args: SCMArgs) -> Array:
+    def _weights(self, state, args) -> Array:
+        """`w = (c_K v, -c_M A)`: the effective second layers, teacher negated."""
         cs = output_scale(self.student_output, self.student_hidden)
         ct = output_scale(self.teacher_output, self.teacher_hidden)
         return jnp.concatenate([cs * state.v, -ct * args.teacher_second])
 
+    def _noise_drive(self, cov: Array, w: Array, noise_std) -> Array:
+        """`w_i w_k [sum_{c,d} w_c w_d I4(i, k, c, d) + sigma^2 J2(i, k)]`, (K, K): the SGD-noise term."""
+        k = self.student_hidden
+        g = self.activation
+        ik, cd, multiplicity = _indices(k, self.teacher_hidden)
+        pair_weights = multiplicity * w[cd[:, 0]] * w[cd[:, 1]]
+        i4_sum = g.i4_entries(*_i4_entries(cov, ik, cd)) @ pair_weights  # (P,), i <= k
+        j2 = g.j2(cov[ik[:, :, None], ik[:, None, :]])  # (P,) over the 2x2 blocks of (i, k)
+        upper = w[ik[:, 0]] * w[ik[:, 1]] * (i4_sum + jnp.square(noise_std) * j2)
+        full = jnp.zeros((k, k), cov.dtype).at[ik[:, 0], ik[:, 1]].set(upper)
+        return full + jnp.triu(full, 1).T
+
+    def _second_layer_drift(self, cov: Array, w: Array, state, args) -> Array:
+        if not self.train_second_layer:
+            return jnp.zeros_like(state.v)
+        k = self.student_hidden
+        cs = output_scale(self.student_output, k)
+        return -args.second_layer_rate * cs * (pairwise_i2(self.activation, cov)[:k] @ w)
+
+
+class SoftCommitteeODE(AbstractTwoLayerODE):
+    """The Saad-Solla/Goldt ODEs (module docstring) for K student and M teacher units, isotropic inputs.
+
+    Call it as a diffrax vector field, `ode(alpha, state, args)` with an `SCMState` and `SCMArgs`;
+    the fields are those of `AbstractTwoLayerODE`.
+    """
+
     def __call__(self, alpha, state: SCMState, args: SCMArgs) -> SCMState:
         k, m = self.student_hidden, self.teacher_hidden
         g = self.activation
-        ik, cd, multiplicity = _indices(k, m)
         cov = field_covariance(state.q, state.r, args.t)
         w = self._weights(state, args)
         ws = w[:k]
@@ -150,20 +175,8 @@ class SoftCommitteeODE(eqx.Module):
 
         drive_q = g.i3_entries(*_i3_entries(cov, k, np.arange(k))) @ w  # (K, K): sum_c w_c I3(i, k, c)
         first = -eta * (ws[:, None] * drive_q + ws[None, :] * drive_q.T)
-        pair_weights = multiplicity * w[cd[:, 0]] * w[cd[:, 1]]
-        i4_sum = g.i4_entries(*_i4_entries(cov, ik, cd)) @ pair_weights  # (P,), i <= k
-        j2 = g.j2(cov[ik[:, :, None], ik[:, None, :]])  # (P,) over the 2x2 blocks of (i, k)
-        upper = eta**2 * ws[ik[:, 0]] * ws[ik[:, 1]] * (i4_sum + jnp.square(args.noise_std) * j2)
-        second = jnp.zeros((k, k), cov.dtype).at[ik[:, 0], ik[:, 1]].set(upper)
-        second = second + jnp.triu(second, 1).T
-        dq = first + second
-
-        if self.train_second_layer:
-            cs = output_scale(self.student_output, self.student_hidden)
-            dv = -args.second_layer_rate * cs * (pairwise_i2(g, cov)[:k] @ w)
-        else:
-            dv = jnp.zeros_like(state.v)
-        return SCMState(dq, dr, dv)
+        dq = first + eta**2 * self._noise_drive(cov, w, args.noise_std)
+        return SCMState(dq, dr, self._second_layer_drift(cov, w, state, args))
 
     def generalisation_error(self, state: SCMState, args: SCMArgs) -> Float[Array, ""]:
         """`eps_g` of a state (including the noise variance / 2)."""
@@ -174,9 +187,9 @@ class SoftCommitteeODE(eqx.Module):
 
 @eqx.filter_jit
 def solve_soft_committee(
-    ode: SoftCommitteeODE,
-    state0: SCMState,
-    args: SCMArgs,
+    ode: AbstractTwoLayerODE,
+    state0,
+    args,
     alpha: Float[Array, " T"],
     *,
     rtol: float = 1e-8,

@@ -1,0 +1,111 @@
+"""The eigen-resolved ODE for inputs with L distinct eigenvalues: exact reductions and SGD increments."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+import scalinglaws as sl
+from scalinglaws.simulate import LearningRates, sgd_step
+from scalinglaws.theory import (
+    BlockArgs,
+    BlockState,
+    EigenBlockODE,
+    SCMArgs,
+    SCMState,
+    SoftCommitteeODE,
+    solve_soft_committee,
+)
+
+
+def _random_blocks(rng, blocks, k, m):
+    w = rng.normal(size=(k, 8 * blocks)) * 0.6
+    b = rng.normal(size=(m, 8 * blocks))
+    data = sl.GaussianData(np.ones(blocks), 8 * blocks)
+    return data.block_overlaps(w, w), data.block_overlaps(w, b), data.block_overlaps(b, b)
+
+
+@pytest.mark.parametrize("activation", [sl.Erf(), sl.Linear()], ids=lambda g: g.name)
+@pytest.mark.parametrize("blocks", [1, 4])
+def test_equal_eigenvalues_reduce_to_the_isotropic_ode(activation, blocks):
+    """With every lambda_l = 1 the block ODE summed over blocks is the isotropic ODE (L = 1: equal)."""
+    k, m, eta, eta_v, noise = 3, 2, 0.7, 0.2, 0.1
+    q, r, t = _random_blocks(np.random.default_rng(blocks), blocks, k, m)
+    v, a = jnp.asarray([0.9, 1.1, -0.4]), jnp.asarray([1.0, 0.6])
+    block = EigenBlockODE(activation, k, m, "sqrt", "sum", train_second_layer=True)
+    iso = SoftCommitteeODE(activation, k, m, "sqrt", "sum", train_second_layer=True)
+    block_args = BlockArgs(jnp.asarray(eta), jnp.asarray(eta_v), t, jnp.ones(blocks), a, jnp.asarray(noise))
+    iso_args = SCMArgs(jnp.asarray(eta), jnp.asarray(eta_v), t.sum(0), a, jnp.asarray(noise))
+    d_block = block(0.0, BlockState(q, r, v), block_args)
+    d_iso = iso(0.0, SCMState(q.sum(0), r.sum(0), v), iso_args)
+    np.testing.assert_allclose(d_block.q.sum(0), d_iso.q, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(d_block.r.sum(0), d_iso.r, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(d_block.v, d_iso.v, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(block.generalisation_error(BlockState(q, r, v), block_args),
+                               iso.generalisation_error(SCMState(q.sum(0), r.sum(0), v), iso_args), rtol=1e-12)
+    if blocks == 1:
+        alpha = jnp.asarray([0.0, 0.5, 2.0, 6.0])
+        _, eps_block = solve_soft_committee(block, BlockState(q, r, v), block_args, alpha)
+        _, eps_iso = solve_soft_committee(iso, SCMState(q[0], r[0], v), iso_args, alpha)
+        np.testing.assert_allclose(eps_block, eps_iso, rtol=1e-9)
+
+
+@pytest.mark.parametrize("activation", [sl.Erf(), sl.Linear()], ids=lambda g: g.name)
+def test_block_rhs_equals_the_mean_sgd_increment(activation, getkey):
+    """N x E[one SGD step's change of the block overlaps] at random weights, power-law inputs."""
+    n, k, m, eta = 200, 2, 3, 0.5
+    data = sl.power_law(n, 1.0, 4)
+    teacher = sl.teacher_network(n, m, activation, dtype=jnp.float64, key=getkey())
+    student = sl.student_network(n, k, activation, init_std=0.8, dtype=jnp.float64, key=getkey())
+    w, b = student.first, teacher.first
+    rates = LearningRates(jnp.asarray(eta), jnp.asarray(0.0))
+
+    @jax.jit
+    def increments(key):
+        x = data.sample(key, (5_000,), jnp.float64)
+        new = jax.vmap(lambda xi: sgd_step(student, xi, teacher(xi), rates))(x)
+        dq = jax.vmap(lambda wn: data.block_overlaps(wn, wn))(new.first) - data.block_overlaps(w, w)[None]
+        dr = jax.vmap(lambda wn: data.block_overlaps(wn, b))(new.first) - data.block_overlaps(w, b)[None]
+        return dq * n, dr * n
+
+    samples = [increments(getkey()) for _ in range(40)]
+    dq, dr = (np.concatenate([np.asarray(s[i]) for s in samples]) for i in range(2))
+    ode = EigenBlockODE(activation, k, m)
+    args = BlockArgs(jnp.asarray(eta), jnp.asarray(0.0), data.block_overlaps(b, b), data.eigenvalues,
+                     teacher.second, jnp.asarray(0.0))
+    rhs = ode(0.0, BlockState(data.block_overlaps(w, w), data.block_overlaps(w, b), student.second), args)
+    for name, mc, exact in (("q", dq, rhs.q), ("r", dr, rhs.r)):
+        mean, err = mc.mean(0), mc.std(0) / math.sqrt(mc.shape[0])
+        bound = 5 * err + 3.0 / n * (1 + np.abs(np.asarray(exact)))
+        assert np.all(np.abs(mean - np.asarray(exact)) < bound), (name, mean, np.asarray(exact), err)
+
+
+def test_block_theory_meets_simulation_as_n_grows():
+    """Power-law inputs (L = 4, beta = 1): the seed-averaged simulated eps_g approaches the block ODE
+    started from each seed's block overlaps as N grows."""
+    import functools
+
+    from scalinglaws.simulate import simulate
+
+    k = m = 2
+    sizes, gaps = [96, 384, 1536], []
+    for n in sizes:
+        g = sl.Erf()
+        data = sl.power_law(n, 1.0, 4)
+        teacher = functools.partial(sl.teacher_network, n, m, g)
+        student = functools.partial(sl.student_network, n, k, g, init_std=0.5)
+        sim = simulate(data, lambda key: teacher(key=key), lambda key: student(key=key), learning_rates=[0.5],
+                       seeds=16, alpha_max=3.0, alpha_min=0.1, points_per_decade=5, key=jr.key(4))
+        ode = EigenBlockODE(g, k, m)
+        args = jax.vmap(lambda t: BlockArgs(jnp.asarray(0.5), jnp.asarray(0.0), t, data.eigenvalues, jnp.ones(m),
+                                            jnp.asarray(0.0)))(jnp.asarray(sim.t_blocks))
+        state = BlockState(jnp.asarray(sim.q_blocks[0, :, 0]), jnp.asarray(sim.r_blocks[0, :, 0]), jnp.ones((16, k)))
+        _, eps = jax.vmap(solve_soft_committee, in_axes=(None, 0, 0, None))(ode, state, args, jnp.asarray(sim.alpha))
+        theory, simulated = np.asarray(eps).mean(0), sim.eps_g[0].mean(0)
+        gaps.append(np.mean(np.abs(simulated - theory)[1:] / theory[1:]))
+    slope = np.polyfit(np.log(sizes), np.log(gaps), 1)[0]
+    assert gaps[-1] < 0.02, gaps
+    assert slope < -0.3, (slope, gaps)
