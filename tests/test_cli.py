@@ -171,3 +171,13 @@ def test_console_script_and_list(tiny, tmp_path):
     bad = subprocess.run([sys.executable, "-m", "scalinglaws.cli", "run", str(Path(tiny).with_name("none.toml"))],
                          capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "cannot read" in bad.stderr
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "configs").glob("*.toml")))
+def test_every_shipped_config_runs_with_theory_at_small_scale(name, tmp_path):
+    out = tmp_path / name
+    code = main(["run", name, "--out", str(out), "--quiet", "--set", "data.input_dim=60", "--set",
+                 "training.seeds=1", "--set", "training.alpha_max=2", "--set", "training.points_per_decade=3"])
+    assert code == 0
+    arrays = load_results(out)
+    assert np.all(np.isfinite(arrays["eps_g_sim"])) and np.all(np.isfinite(arrays["eps_g_theory"]))
