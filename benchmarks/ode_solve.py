@@ -101,7 +101,9 @@ def euler_eps(k: int, alpha_max: float, dt: float, save: np.ndarray) -> np.ndarr
     @jax.jit
     def run(state):
         def advance(s, n):
-            s = jax.lax.fori_loop(0, n, lambda _, x: jax.tree_util.tree_map(lambda a, b: a + dt * b, x, ode(0.0, x, args)), s)
+            s = jax.lax.fori_loop(
+                0, n, lambda _, x: jax.tree_util.tree_map(lambda a, b: a + dt * b, x, ode(0.0, x, args)), s
+            )
             return s, ode.generalisation_error(s, args)
 
         return jax.lax.scan(advance, state, jnp.asarray(per_save))[1]
@@ -139,8 +141,9 @@ def main() -> None:
         ref = np.asarray(solve_soft_committee(ode, state, args, grid, rtol=1e-12, atol=1e-15, max_steps=10**6)[1])[1:]
         euler_dev = deviation(euler_eps(k, 1e3, 0.01, save), ref)
         for rtol in (1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11):
-            solve = functools.partial(solve_soft_committee, ode, state, args, grid, rtol=rtol, atol=rtol * 1e-3,
-                                      max_steps=10**6)
+            solve = functools.partial(
+                solve_soft_committee, ode, state, args, grid, rtol=rtol, atol=rtol * 1e-3, max_steps=10**6
+            )
             (_, eps), _, run_s = timed(solve)
             dev = deviation(np.asarray(eps)[1:], ref)
             if dev <= euler_dev:
@@ -153,7 +156,9 @@ def main() -> None:
         state, args = setup(k)
         ode = SoftCommitteeODE(sl.Erf(), k, k)
         rates = jnp.linspace(0.05, 1.0, 64)
-        batched = jax.jit(jax.vmap(lambda eta: solve_soft_committee(ode, state, args._replace(learning_rate=eta), alpha)[1]))
+        batched = jax.jit(
+            jax.vmap(lambda eta: solve_soft_committee(ode, state, args._replace(learning_rate=eta), alpha)[1])
+        )
         _, compile_s, run_s = timed(lambda: batched(rates), repeats=1)
         sweep_rows.append((k, run_s, compile_s))
         print(sweep_rows[-1], flush=True)
@@ -167,24 +172,31 @@ def main() -> None:
         "",
         "## The full curve to alpha = 10^4",
         "",
-        "| K = M | scalinglaws (s) | compile (s) | solver steps | NumPy Euler (us/step) | NumPy Euler dt=0.01 to 10^4 (s, extrapolated) | speed-up |",
+        "| K = M | scalinglaws (s) | compile (s) | solver steps | NumPy Euler (us/step) "
+        "| NumPy Euler dt=0.01 to 10^4 (s, extrapolated) | speed-up |",
         "|---|---|---|---|---|---|---|",
     ]
     for k, run_s, compile_s, steps, per_step, euler_s, ratio in rows:
-        lines.append(f"| {k} | {run_s:.3f} | {compile_s:.2f} | {steps} | {per_step:.0f} | {euler_s:,.0f} | {ratio:,.0f}x |")
+        lines.append(
+            f"| {k} | {run_s:.3f} | {compile_s:.2f} | {steps} | {per_step:.0f} | {euler_s:,.0f} | {ratio:,.0f}x |"
+        )
     lines += [
         "",
         "## At equal accuracy (alpha <= 1000)",
         "",
         "Accuracy: the largest relative deviation of eps_g (where eps_g > 1e-8) from an rtol = 1e-12 solve, "
         "on the save grid. scalinglaws runs at the loosest rtol (atol = rtol / 1000) that is at least as accurate "
-        "as Euler with dt = 0.01; the escape from the plateau amplifies small errors, so the tolerance needed varies with K.",
+        "as Euler with dt = 0.01; the escape from the plateau amplifies small errors, so the tolerance needed "
+        "varies with K.",
         "",
-        "| K = M | Euler dt=0.01 deviation | scalinglaws rtol | its deviation | scalinglaws (s) | NumPy Euler to 10^3 (s, extrapolated) | speed-up |",
+        "| K = M | Euler dt=0.01 deviation | scalinglaws rtol | its deviation | scalinglaws (s) "
+        "| NumPy Euler to 10^3 (s, extrapolated) | speed-up |",
         "|---|---|---|---|---|---|---|",
     ]
     for k, euler_dev, rtol, dev, run_s, euler_s, ratio in acc_rows:
-        lines.append(f"| {k} | {euler_dev:.1e} | {rtol:.0e} | {dev:.1e} | {run_s:.3f} | {euler_s:,.0f} | {ratio:,.0f}x |")
+        lines.append(
+            f"| {k} | {euler_dev:.1e} | {rtol:.0e} | {dev:.1e} | {run_s:.3f} | {euler_s:,.0f} | {ratio:,.0f}x |"
+        )
     lines += [
         "",
         "## A vmapped sweep over 64 learning rates (0.05 ... 1.0) to alpha = 10^4",

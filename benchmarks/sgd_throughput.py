@@ -103,8 +103,16 @@ def recompile_seconds(n: int = 500, k: int = 2) -> tuple[float, float]:
     student = functools.partial(sl.student_network, n, k, g)
     out = []
     for rates in ([0.1, 0.2, 0.3], [0.4, 0.5, 0.6]):
-        sim = simulate(sl.isotropic(n), lambda key: teacher(key=key), lambda key: student(key=key),
-                       learning_rates=rates, seeds=4, alpha_max=2.0, chunk_size=32, key=jr.key(1))
+        sim = simulate(
+            sl.isotropic(n),
+            lambda key: teacher(key=key),
+            lambda key: student(key=key),
+            learning_rates=rates,
+            seeds=4,
+            alpha_max=2.0,
+            chunk_size=32,
+            key=jr.key(1),
+        )
         out.append(sim.compile_seconds)
     return out[0], out[1]
 
@@ -130,7 +138,8 @@ def main() -> None:
     lines = [
         "# Online-SGD throughput (erf SCM, K = M)",
         "",
-        f"Machine: {platform.machine()}, {jax.device_count()} x {device.platform} ({getattr(device, 'device_kind', '')}), "
+        f"Machine: {platform.machine()}, {jax.device_count()} x {device.platform} "
+        f"({getattr(device, 'device_kind', '')}), "
         f"jax {jax.__version__}, numpy {np.__version__}. Measured {time.strftime('%Y-%m-%d')} with "
         f"`python benchmarks/sgd_throughput.py{' --quick' if args.quick else ''}`.",
         "",
@@ -147,8 +156,10 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n, k, seeds, modern, legacy, rate, ratio, compile_s in rows:
-        lines.append(f"| {n} | {k} | {seeds} | {modern:,.0f} | {legacy:,.0f} | {rate:,.0f} | {rate / modern:.1f}x "
-                     f"| {rate / legacy:.1f}x | {ratio:.2f} | {compile_s:.2f} |")
+        lines.append(
+            f"| {n} | {k} | {seeds} | {modern:,.0f} | {legacy:,.0f} | {rate:,.0f} | {rate / modern:.1f}x "
+            f"| {rate / legacy:.1f}x | {ratio:.2f} | {compile_s:.2f} |"
+        )
     lines += [
         "",
         f"Learning-rate sweeps do not recompile: a first 3-rate run compiled in {first:.2f} s, a second run "

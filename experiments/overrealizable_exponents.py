@@ -27,8 +27,16 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import scalinglaws as sl
-from scalinglaws.simulate import initial_networks, log_time_grid, simulate
-from scalinglaws.theory import SCMArgs, SCMState, SoftCommitteeODE, check_solution, linearise, local_exponent, solve_soft_committee
+from scalinglaws.simulate import initial_networks, simulate
+from scalinglaws.theory import (
+    SCMArgs,
+    SCMState,
+    SoftCommitteeODE,
+    check_solution,
+    linearise,
+    local_exponent,
+    solve_soft_committee,
+)
 
 
 N, SIGMA = 500, 0.1
@@ -49,8 +57,9 @@ def theory(k, m, output, eta, alpha, seeds=1):
     state = SCMState(ov(w, w), ov(w, b), jnp.ones((seeds, k)))
     args = jax.vmap(lambda t: SCMArgs(jnp.asarray(eta), jnp.asarray(0.0), t, jnp.ones(m), jnp.asarray(0.0)))(ov(b, b))
     ode = SoftCommitteeODE(sl.Erf(), k, m, output, output)
-    solution, eps = jax.vmap(lambda s, a: solve_soft_committee(
-        ode, s, a, jnp.asarray(alpha), rtol=1e-11, atol=1e-16, max_steps=4_000_000))(state, args)
+    solution, eps = jax.vmap(
+        lambda s, a: solve_soft_committee(ode, s, a, jnp.asarray(alpha), rtol=1e-11, atol=1e-16, max_steps=4_000_000)
+    )(state, args)
     check_solution(solution)
     return ode, solution, np.asarray(eps), args
 
@@ -123,8 +132,16 @@ def main():
     if not cli.quick:
         make_teacher, make_student = factories(2, 1, "mean")
         seeds = 2
-        sim = simulate(sl.isotropic(N), make_teacher, make_student, learning_rates=[1.0], seeds=seeds,
-                       alpha_max=1e5, points_per_decade=10, key=jr.key(0))
+        sim = simulate(
+            sl.isotropic(N),
+            make_teacher,
+            make_student,
+            learning_rates=[1.0],
+            seeds=seeds,
+            alpha_max=1e5,
+            points_per_decade=10,
+            key=jr.key(0),
+        )
         grid = sim.alpha
         _, _, eps_t, _ = theory(2, 1, "mean", 1.0, grid, seeds=seeds)
         sim_mean, th_mean = sim.eps_g[0].mean(0), eps_t.mean(0)

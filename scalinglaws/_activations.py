@@ -25,9 +25,9 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import erf
+from jaxtyping import Array, ArrayLike, Float
 
 from ._special import arcsin
-from jaxtyping import Array, ArrayLike, Float
 
 
 __all__ = [
@@ -143,13 +143,7 @@ class Erf(AbstractActivation):
 
     def i4_entries(self, c11, c12, c13, c14, c22, c23, c24, c33, c34, c44):
         lam4 = (1 + c11) * (1 + c22) - c12 * c12
-        lam0 = (
-            lam4 * c34
-            - c23 * c24 * (1 + c11)
-            - c13 * c14 * (1 + c22)
-            + c12 * c13 * c24
-            + c12 * c14 * c23
-        )
+        lam0 = lam4 * c34 - c23 * c24 * (1 + c11) - c13 * c14 * (1 + c22) + c12 * c13 * c24 + c12 * c14 * c23
         lam1 = lam4 * (1 + c33) - c23 * c23 * (1 + c11) - c13 * c13 * (1 + c22) + 2 * c12 * c13 * c23
         lam2 = lam4 * (1 + c44) - c24 * c24 * (1 + c11) - c14 * c14 * (1 + c22) + 2 * c12 * c14 * c24
         return (4.0 / math.pi**2) / jnp.sqrt(lam4) * arcsin(lam0 / jnp.sqrt(lam1 * lam2))

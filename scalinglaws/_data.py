@@ -48,9 +48,7 @@ class GaussianData(eqx.Module):
         if not isinstance(input_dim, int) or input_dim < 1:
             raise ValueError(f"input_dim must be an integer >= 1, got {input_dim!r}")
         if input_dim % values.size:
-            raise ValueError(
-                f"the number of distinct eigenvalues ({values.size}) must divide input_dim ({input_dim})"
-            )
+            raise ValueError(f"the number of distinct eigenvalues ({values.size}) must divide input_dim ({input_dim})")
         self.eigenvalues = jnp.asarray(values)
         self.input_dim = input_dim
         self.distinct = int(values.size)

@@ -43,8 +43,13 @@ def learning_curve_figure(arrays: Mapping[str, np.ndarray], title: str = "", the
                 mean = _positive(np.nanmean(runs, axis=0))
                 low = _positive(np.nanmin(runs, axis=0))
                 high = _positive(np.nanmax(runs, axis=0))
-            ax.plot(alpha[shown], mean[shown], color=colors[h], lw=1.6,
-                    label=f"simulation ({runs.shape[0]} seeds) {label}".strip())
+            ax.plot(
+                alpha[shown],
+                mean[shown],
+                color=colors[h],
+                lw=1.6,
+                label=f"simulation ({runs.shape[0]} seeds) {label}".strip(),
+            )
             if runs.shape[0] > 1:
                 ax.fill_between(alpha[shown], low[shown], high[shown], color=colors[h], alpha=0.2, lw=0)
         if theory is not None:
@@ -52,8 +57,9 @@ def learning_curve_figure(arrays: Mapping[str, np.ndarray], title: str = "", the
             if curve.ndim == 2:
                 curve = curve.mean(axis=0)
             curve = np.where(curve > theory_floor, curve, np.nan)
-            ax.plot(alpha[shown], _positive(curve)[shown], color=colors[h], ls="--", lw=1.4,
-                    label=f"theory {label}".strip())
+            ax.plot(
+                alpha[shown], _positive(curve)[shown], color=colors[h], ls="--", lw=1.4, label=f"theory {label}".strip()
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(r"$\alpha$ = steps / N")

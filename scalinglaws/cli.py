@@ -43,7 +43,6 @@ def _enable_compilation_cache() -> None:
 def _command_run(args) -> int:
     from . import __version__
     from ._plotting import learning_curve_figure
-    from .theory import TheoryError
     from .experiment import (
         ConfigError,
         Diverged,
@@ -53,6 +52,7 @@ def _command_run(args) -> int:
         run_experiment,
         write_run,
     )
+    from .theory import TheoryError
 
     try:
         config = load_config(_resolve_config_path(args.config), args.set or [])
@@ -113,8 +113,10 @@ def _command_run(args) -> int:
     for key, label in (("eps_g_final_mean", "simulation"), ("eps_g_theory_final_mean", "theory")):
         if key in summary:
             finals.append(f"{label} " + ", ".join(f"{x:.4g}" for x in summary[key]))
-    print(f"wrote {out} in {summary['total_seconds']:.1f} s: eps_g at alpha={results.arrays['alpha'][-1]:g}: "
-          f"{'; '.join(finals)} (seed means)")
+    print(
+        f"wrote {out} in {summary['total_seconds']:.1f} s: eps_g at alpha={results.arrays['alpha'][-1]:g}: "
+        f"{'; '.join(finals)} (seed means)"
+    )
     if summary.get("diverged"):
         print(f"warning: diverged runs recorded as NaN: {summary['diverged']}", file=sys.stderr)
     return EXIT_OK
@@ -142,8 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="simulate (and solve the theory of) a config")
     run.add_argument("config", help="a TOML config file, or the name of a built-in config")
     run.add_argument("--out", help="output directory (default runs/<name>-<hash>)")
-    run.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
-                     help="override a config key; the value is TOML (bare strings allowed); repeatable")
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="SECTION.KEY=VALUE",
+        help="override a config key; the value is TOML (bare strings allowed); repeatable",
+    )
     run.add_argument("--force", action="store_true", help="recompute even if a cached result exists")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_command_run)

@@ -29,10 +29,19 @@ def _monte_carlo(g, integral: str, u: np.ndarray) -> tuple[float, float]:
 
 
 CASES = [
-    (sl.Erf(), "i2"), (sl.Erf(), "j2"), (sl.Erf(), "i3"), (sl.Erf(), "i4"),
-    (sl.Linear(), "i2"), (sl.Linear(), "j2"), (sl.Linear(), "i3"), (sl.Linear(), "i4"),
-    (sl.ReLU(), "i2"), (sl.ReLU(), "j2"),
-    (sl.Hermite(2), "i2"), (sl.Hermite(3), "i2"), (sl.Hermite(3), "j2"),
+    (sl.Erf(), "i2"),
+    (sl.Erf(), "j2"),
+    (sl.Erf(), "i3"),
+    (sl.Erf(), "i4"),
+    (sl.Linear(), "i2"),
+    (sl.Linear(), "j2"),
+    (sl.Linear(), "i3"),
+    (sl.Linear(), "i4"),
+    (sl.ReLU(), "i2"),
+    (sl.ReLU(), "j2"),
+    (sl.Hermite(2), "i2"),
+    (sl.Hermite(3), "i2"),
+    (sl.Hermite(3), "j2"),
 ]
 
 
@@ -62,8 +71,9 @@ def test_hermite_unit_variance_is_power_of_correlation():
         np.testing.assert_allclose(sl.Hermite(k).i2(cov), rho**k, rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.parametrize("g", [sl.Erf(), sl.Linear(), sl.ReLU(), sl.Tanh(), sl.Hermite(0), sl.Hermite(4)],
-                         ids=lambda g: g.name)
+@pytest.mark.parametrize(
+    "g", [sl.Erf(), sl.Linear(), sl.ReLU(), sl.Tanh(), sl.Hermite(0), sl.Hermite(4)], ids=lambda g: g.name
+)
 def test_derivative_matches_autodiff(g):
     x = jnp.linspace(-3.1, 2.9, 41)
     np.testing.assert_allclose(g.derivative(x), jax.vmap(jax.grad(g))(x), rtol=1e-12, atol=1e-12)

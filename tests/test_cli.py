@@ -66,8 +66,22 @@ def test_run_writes_the_contract_files(tiny, tmp_path, capsys):
 
 def test_theory_is_written_next_to_the_simulation(tiny, tmp_path, capsys):
     out = tmp_path / "theory"
-    assert main(["run", str(tiny), "--out", str(out), "--quiet", "--set", "training.learning_rate=[0.3, 0.5]",
-                 "--set", "student.train_second_layer=true"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(tiny),
+                "--out",
+                str(out),
+                "--quiet",
+                "--set",
+                "training.learning_rate=[0.3, 0.5]",
+                "--set",
+                "student.train_second_layer=true",
+            ]
+        )
+        == 0
+    )
     arrays = load_results(out)
     t = arrays["alpha"].size
     assert arrays["eps_g_theory"].shape == (2, 2, t) and arrays["Q_theory"].shape == (2, 2, t, 2, 2)
@@ -79,22 +93,65 @@ def test_theory_is_written_next_to_the_simulation(tiny, tmp_path, capsys):
     assert "Saad & Solla" in summary["theory"]
     # Theory alone (seeds = 0) starts from seed 0's networks.
     alone = tmp_path / "alone"
-    assert main(["run", str(tiny), "--out", str(alone), "--quiet", "--set", "training.seeds=0",
-                 "--set", "training.learning_rate=0.3", "--set", "student.train_second_layer=true"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(tiny),
+                "--out",
+                str(alone),
+                "--quiet",
+                "--set",
+                "training.seeds=0",
+                "--set",
+                "training.learning_rate=0.3",
+                "--set",
+                "student.train_second_layer=true",
+            ]
+        )
+        == 0
+    )
     theory_only = load_results(alone)
     assert "eps_g_sim" not in theory_only
     np.testing.assert_allclose(theory_only["eps_g_theory"][0], arrays["eps_g_theory"][0, 0], rtol=1e-8)
     # Without a theory for the setup, seeds = 0 is bad input.
-    assert main(["run", str(tiny), "--out", str(tmp_path / "none"), "--set", "training.seeds=0",
-                 "--set", "theory.enabled=false"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                str(tiny),
+                "--out",
+                str(tmp_path / "none"),
+                "--set",
+                "training.seeds=0",
+                "--set",
+                "theory.enabled=false",
+            ]
+        )
+        == 2
+    )
     assert "training.seeds" in capsys.readouterr().err
 
 
 def test_power_law_sweep_arrays(tiny, tmp_path):
     out = tmp_path / "sweep"
-    code = main(["run", str(tiny), "--out", str(out), "--quiet", "--set", "data.spectrum=power_law",
-                 "--set", "data.distinct_eigenvalues=4", "--set", "training.learning_rate=[0.2, 0.6]",
-                 "--set", "student.train_second_layer=true"])
+    code = main(
+        [
+            "run",
+            str(tiny),
+            "--out",
+            str(out),
+            "--quiet",
+            "--set",
+            "data.spectrum=power_law",
+            "--set",
+            "data.distinct_eigenvalues=4",
+            "--set",
+            "training.learning_rate=[0.2, 0.6]",
+            "--set",
+            "student.train_second_layer=true",
+        ]
+    )
     assert code == 0
     arrays = load_results(out)
     t = arrays["alpha"].size
@@ -130,9 +187,23 @@ def test_output_directory_that_is_not_a_run_is_refused(tiny, tmp_path, capsys):
 
 def test_divergence_exits_3_and_writes_nothing(tiny, tmp_path, capsys):
     out = tmp_path / "diverged"
-    code = main(["run", str(tiny), "--out", str(out), "--quiet", "--set", "teacher.activation=linear",
-                 "--set", "student.activation=linear", "--set", "training.learning_rate=50",
-                 "--set", "training.alpha_max=20"])
+    code = main(
+        [
+            "run",
+            str(tiny),
+            "--out",
+            str(out),
+            "--quiet",
+            "--set",
+            "teacher.activation=linear",
+            "--set",
+            "student.activation=linear",
+            "--set",
+            "training.learning_rate=50",
+            "--set",
+            "training.alpha_max=20",
+        ]
+    )
     assert code == 3
     err = capsys.readouterr().err
     assert "diverged at alpha=" in err and "learning_rate=50" in err
@@ -141,9 +212,25 @@ def test_divergence_exits_3_and_writes_nothing(tiny, tmp_path, capsys):
 
 def test_divergence_can_be_recorded_explicitly(tiny, tmp_path, capsys):
     out = tmp_path / "recorded"
-    code = main(["run", str(tiny), "--out", str(out), "--quiet", "--set", "teacher.activation=linear",
-                 "--set", "student.activation=linear", "--set", "training.learning_rate=[0.2, 50]",
-                 "--set", "training.alpha_max=20", "--set", "training.on_divergence=record"])
+    code = main(
+        [
+            "run",
+            str(tiny),
+            "--out",
+            str(out),
+            "--quiet",
+            "--set",
+            "teacher.activation=linear",
+            "--set",
+            "student.activation=linear",
+            "--set",
+            "training.learning_rate=[0.2, 50]",
+            "--set",
+            "training.alpha_max=20",
+            "--set",
+            "training.on_divergence=record",
+        ]
+    )
     assert code == 0
     assert "diverged" in capsys.readouterr().err
     arrays = load_results(out)
@@ -165,19 +252,41 @@ def test_interrupted_write_leaves_no_complete_directory(tmp_path):
 
 def test_console_script_and_list(tiny, tmp_path):
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
-    listing = subprocess.run([sys.executable, "-m", "scalinglaws.cli", "list"], capture_output=True, text=True,
-                             env=env, check=True)
+    listing = subprocess.run(
+        [sys.executable, "-m", "scalinglaws.cli", "list"], capture_output=True, text=True, env=env, check=True
+    )
     assert "quickstart" in listing.stdout
-    bad = subprocess.run([sys.executable, "-m", "scalinglaws.cli", "run", str(Path(tiny).with_name("none.toml"))],
-                         capture_output=True, text=True, env=env)
+    bad = subprocess.run(
+        [sys.executable, "-m", "scalinglaws.cli", "run", str(Path(tiny).with_name("none.toml"))],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert bad.returncode == 2 and "cannot read" in bad.stderr
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "configs").glob("*.toml")))
+@pytest.mark.parametrize(
+    "name", sorted(p.stem for p in (Path(__file__).resolve().parent.parent / "configs").glob("*.toml"))
+)
 def test_every_shipped_config_runs_with_theory_at_small_scale(name, tmp_path):
     out = tmp_path / name
-    code = main(["run", name, "--out", str(out), "--quiet", "--set", "data.input_dim=60", "--set",
-                 "training.seeds=1", "--set", "training.alpha_max=2", "--set", "training.points_per_decade=3"])
+    code = main(
+        [
+            "run",
+            name,
+            "--out",
+            str(out),
+            "--quiet",
+            "--set",
+            "data.input_dim=60",
+            "--set",
+            "training.seeds=1",
+            "--set",
+            "training.alpha_max=2",
+            "--set",
+            "training.points_per_decade=3",
+        ]
+    )
     assert code == 0
     arrays = load_results(out)
     assert np.all(np.isfinite(arrays["eps_g_sim"])) and np.all(np.isfinite(arrays["eps_g_theory"]))

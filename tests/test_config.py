@@ -27,8 +27,7 @@ def test_defaults_fill_every_key():
         ({"data": {"input_dim": 0}}, "data.input_dim"),
         ({"data": {"input_dim": 2.5}}, "data.input_dim"),
         ({"data": {"spectrum": "gaussian"}}, "data.spectrum"),
-        ({"data": {"spectrum": "power_law", "input_dim": 10, "distinct_eigenvalues": 3}},
-         "data.distinct_eigenvalues"),
+        ({"data": {"spectrum": "power_law", "input_dim": 10, "distinct_eigenvalues": 3}}, "data.distinct_eigenvalues"),
         ({"data": {"spectrum": "isotropic", "distinct_eigenvalues": 4}}, "data.distinct_eigenvalues"),
         ({"teacher": {"activation": "sigmoid"}}, "teacher.activation"),
         ({"teacher": {"init": "orthonormal", "hidden": 600}}, "teacher.init"),
@@ -64,8 +63,7 @@ def test_overrides_take_toml_and_bare_strings():
     assert parse_override('data.spectrum="power_law"') == ("data.spectrum", "power_law")
     assert parse_override("training.learning_rate=[0.1, 0.5]") == ("training.learning_rate", [0.1, 0.5])
     assert parse_override("student.train_second_layer=true") == ("student.train_second_layer", True)
-    config = resolve({}, ["data.spectrum=power_law", "data.input_dim=64", "data.distinct_eigenvalues=8",
-                          "name=other"])
+    config = resolve({}, ["data.spectrum=power_law", "data.input_dim=64", "data.distinct_eigenvalues=8", "name=other"])
     assert config["data"]["spectrum"] == "power_law" and config["data"]["distinct_eigenvalues"] == 8
     assert config["name"] == "other"
     with pytest.raises(ConfigError, match="section.key=value"):

@@ -18,8 +18,9 @@ def _run(activation=sl.Erf(), data=None, dtype=jnp.float32, **kwargs):
     data = sl.isotropic(N) if data is None else data
     teacher = functools.partial(sl.teacher_network, N, 2, activation, dtype=dtype)
     student = functools.partial(sl.student_network, N, 3, activation, init_std=0.3, dtype=dtype)
-    options = dict(learning_rates=[0.5], seeds=2, alpha_max=6.0, points_per_decade=4, alpha_min=0.1,
-                   chunk_size=16, key=jr.key(7))
+    options = dict(
+        learning_rates=[0.5], seeds=2, alpha_max=6.0, points_per_decade=4, alpha_min=0.1, chunk_size=16, key=jr.key(7)
+    )
     options.update(kwargs)
     return simulate(data, lambda k: teacher(key=k), lambda k: student(key=k), **options)
 

@@ -10,10 +10,12 @@ import scalinglaws as sl
 
 def _networks(activation, data, output, getkey, k=3, m=2):
     n = data.input_dim
-    teacher = sl.teacher_network(n, m, activation, output=output, second_layer="power_law",
-                                 dtype=jnp.float64, key=getkey())
-    student = sl.student_network(n, k, activation, output=output, init_std=0.8, second_layer_init=0.7,
-                                 dtype=jnp.float64, key=getkey())
+    teacher = sl.teacher_network(
+        n, m, activation, output=output, second_layer="power_law", dtype=jnp.float64, key=getkey()
+    )
+    student = sl.student_network(
+        n, k, activation, output=output, init_std=0.8, second_layer_init=0.7, dtype=jnp.float64, key=getkey()
+    )
     return teacher, student
 
 

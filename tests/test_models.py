@@ -18,8 +18,9 @@ def test_orthonormal_teacher_has_identity_overlaps(getkey):
 
 
 def test_power_law_teacher_second_layer(getkey):
-    teacher = sl.teacher_network(10, 5, sl.Erf(), second_layer="power_law", second_layer_exponent=0.7,
-                                 dtype=jnp.float64, key=getkey())
+    teacher = sl.teacher_network(
+        10, 5, sl.Erf(), second_layer="power_law", second_layer_exponent=0.7, dtype=jnp.float64, key=getkey()
+    )
     a = np.asarray(teacher.second)
     np.testing.assert_allclose((a**2).sum(), 1.0, rtol=1e-12)
     np.testing.assert_allclose(a[1:] / a[0], np.arange(2, 6) ** -0.7, rtol=1e-12)
@@ -50,8 +51,9 @@ def _loss(model, x, y):
 @pytest.mark.parametrize("train_second", [False, True])
 def test_sgd_step_is_a_gradient_step(activation, output, train_second, getkey):
     n, eta, eta_v = 30, 0.7, 0.3
-    student = sl.student_network(n, 3, activation, output=output, init_std=0.5, second_layer_init=0.8,
-                                 dtype=jnp.float64, key=getkey())
+    student = sl.student_network(
+        n, 3, activation, output=output, init_std=0.5, second_layer_init=0.8, dtype=jnp.float64, key=getkey()
+    )
     x = jax.random.normal(getkey(), (n,), jnp.float64)
     y = jnp.asarray(0.4)
     stepped = sgd_step(student, x, y, LearningRates(eta, eta_v), train_second_layer=train_second)
@@ -63,8 +65,9 @@ def test_sgd_step_is_a_gradient_step(activation, output, train_second, getkey):
 
 def test_random_feature_step_trains_only_the_readout(getkey):
     n, eta = 25, 0.9
-    model = sl.random_feature_model(n, 40, sl.Erf(), output="sqrt", readout_init_std=0.1,
-                                    dtype=jnp.float64, key=getkey())
+    model = sl.random_feature_model(
+        n, 40, sl.Erf(), output="sqrt", readout_init_std=0.1, dtype=jnp.float64, key=getkey()
+    )
     x = jax.random.normal(getkey(), (n,), jnp.float64)
     y = jnp.asarray(-0.2)
     grads = jax.grad(_loss)(model, x, y)

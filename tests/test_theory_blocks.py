@@ -44,8 +44,11 @@ def test_equal_eigenvalues_reduce_to_the_isotropic_ode(activation, blocks):
     np.testing.assert_allclose(d_block.q.sum(0), d_iso.q, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(d_block.r.sum(0), d_iso.r, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(d_block.v, d_iso.v, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(block.generalisation_error(BlockState(q, r, v), block_args),
-                               iso.generalisation_error(SCMState(q.sum(0), r.sum(0), v), iso_args), rtol=1e-12)
+    np.testing.assert_allclose(
+        block.generalisation_error(BlockState(q, r, v), block_args),
+        iso.generalisation_error(SCMState(q.sum(0), r.sum(0), v), iso_args),
+        rtol=1e-12,
+    )
     if blocks == 1:
         alpha = jnp.asarray([0.0, 0.5, 2.0, 6.0])
         _, eps_block = solve_soft_committee(block, BlockState(q, r, v), block_args, alpha)
@@ -74,8 +77,14 @@ def test_block_rhs_equals_the_mean_sgd_increment(activation, getkey):
     samples = [increments(getkey()) for _ in range(40)]
     dq, dr = (np.concatenate([np.asarray(s[i]) for s in samples]) for i in range(2))
     ode = EigenBlockODE(activation, k, m)
-    args = BlockArgs(jnp.asarray(eta), jnp.asarray(0.0), data.block_overlaps(b, b), data.eigenvalues,
-                     teacher.second, jnp.asarray(0.0))
+    args = BlockArgs(
+        jnp.asarray(eta),
+        jnp.asarray(0.0),
+        data.block_overlaps(b, b),
+        data.eigenvalues,
+        teacher.second,
+        jnp.asarray(0.0),
+    )
     rhs = ode(0.0, BlockState(data.block_overlaps(w, w), data.block_overlaps(w, b), student.second), args)
     for name, mc, exact in (("q", dq, rhs.q), ("r", dr, rhs.r)):
         mean, err = mc.mean(0), mc.std(0) / math.sqrt(mc.shape[0])
@@ -97,11 +106,21 @@ def test_block_theory_meets_simulation_as_n_grows():
         data = sl.power_law(n, 1.0, 4)
         teacher = functools.partial(sl.teacher_network, n, m, g)
         student = functools.partial(sl.student_network, n, k, g, init_std=0.5)
-        sim = simulate(data, lambda key: teacher(key=key), lambda key: student(key=key), learning_rates=[0.5],
-                       seeds=16, alpha_max=3.0, alpha_min=0.1, points_per_decade=5, key=jr.key(4))
+        sim = simulate(
+            data,
+            lambda key: teacher(key=key),
+            lambda key: student(key=key),
+            learning_rates=[0.5],
+            seeds=16,
+            alpha_max=3.0,
+            alpha_min=0.1,
+            points_per_decade=5,
+            key=jr.key(4),
+        )
         ode = EigenBlockODE(g, k, m)
-        args = jax.vmap(lambda t: BlockArgs(jnp.asarray(0.5), jnp.asarray(0.0), t, data.eigenvalues, jnp.ones(m),
-                                            jnp.asarray(0.0)))(jnp.asarray(sim.t_blocks))
+        args = jax.vmap(
+            lambda t: BlockArgs(jnp.asarray(0.5), jnp.asarray(0.0), t, data.eigenvalues, jnp.ones(m), jnp.asarray(0.0))
+        )(jnp.asarray(sim.t_blocks))
         state = BlockState(jnp.asarray(sim.q_blocks[0, :, 0]), jnp.asarray(sim.r_blocks[0, :, 0]), jnp.ones((16, k)))
         _, eps = jax.vmap(solve_soft_committee, in_axes=(None, 0, 0, None))(ode, state, args, jnp.asarray(sim.alpha))
         theory, simulated = np.asarray(eps).mean(0), sim.eps_g[0].mean(0)

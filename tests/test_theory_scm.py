@@ -32,10 +32,12 @@ def _args(eta, eta_v, t, a, noise=0.0):
 def test_rhs_equals_the_mean_sgd_increment(activation, output, getkey):
     """N x E[one SGD step's change of (Q, R, v)] at random weights equals the ODE's right-hand side."""
     n, k, m, eta, eta_v, noise = 200, 3, 2, 0.6, 0.4, 0.2
-    teacher = sl.teacher_network(n, m, activation, output=output, second_layer="power_law",
-                                 dtype=jnp.float64, key=getkey())
-    student = sl.student_network(n, k, activation, output=output, init_std=0.7, second_layer_init=0.8,
-                                 dtype=jnp.float64, key=getkey())
+    teacher = sl.teacher_network(
+        n, m, activation, output=output, second_layer="power_law", dtype=jnp.float64, key=getkey()
+    )
+    student = sl.student_network(
+        n, k, activation, output=output, init_std=0.7, second_layer_init=0.8, dtype=jnp.float64, key=getkey()
+    )
     student = sl.TwoLayerNetwork(student.first, jnp.asarray([0.8, -0.5, 1.1]), activation, output)
     w, b = student.first, teacher.first
     rates = LearningRates(jnp.asarray(eta), jnp.asarray(eta_v))
@@ -55,7 +57,9 @@ def test_rhs_equals_the_mean_sgd_increment(activation, output, getkey):
     samples = [increments(getkey()) for _ in range(40)]
     dq, dr, dv = (np.concatenate([np.asarray(s[i]) for s in samples]) for i in range(3))
     ode = SoftCommitteeODE(activation, k, m, output, output, train_second_layer=True)
-    rhs = ode(0.0, SCMState(w @ w.T / n, w @ b.T / n, student.second), _args(eta, eta_v, b @ b.T / n, teacher.second, noise))
+    rhs = ode(
+        0.0, SCMState(w @ w.T / n, w @ b.T / n, student.second), _args(eta, eta_v, b @ b.T / n, teacher.second, noise)
+    )
     for name, mc, exact in (("Q", dq, rhs.q), ("R", dr, rhs.r), ("v", dv, rhs.v)):
         mean, err = mc.mean(0), mc.std(0) / math.sqrt(mc.shape[0])
         # Monte Carlo error plus the O(1/N) finite-size terms of one SGD step.
@@ -107,8 +111,9 @@ def test_linear_network_matches_the_exact_solution(eta, noise):
     ode = SoftCommitteeODE(sl.Linear(), k, m)
     args = _args(eta, 0.0, b @ b.T / n, np.ones(m), noise)
     alpha = np.concatenate([[0.0], np.logspace(-2, 1.5, 40)])
-    solution, eps = solve_soft_committee(ode, SCMState(w @ w.T / n, w @ b.T / n, jnp.asarray(v)), args,
-                                         jnp.asarray(alpha))
+    solution, eps = solve_soft_committee(
+        ode, SCMState(w @ w.T / n, w @ b.T / n, jnp.asarray(v)), args, jnp.asarray(alpha)
+    )
     check_solution(solution)
     d = v @ w - np.ones(m) @ b
     e0, s = d @ d / n, v @ v
@@ -147,14 +152,16 @@ def test_failed_solves_say_what_to_change():
 
     ode = SoftCommitteeODE(sl.Erf(), 2, 2)
     state = SCMState(jnp.eye(2) * 0.2, jnp.full((2, 2), 0.1), jnp.ones(2))
-    solution, _ = solve_soft_committee(ode, state, _args(0.5, 0.0, jnp.eye(2), jnp.ones(2)),
-                                       jnp.asarray([0.0, 100.0]), max_steps=5)
+    solution, _ = solve_soft_committee(
+        ode, state, _args(0.5, 0.0, jnp.eye(2), jnp.ones(2)), jnp.asarray([0.0, 100.0]), max_steps=5
+    )
     with pytest.raises(TheoryError, match="max_steps"):
         check_solution(solution)
     # A linear network beyond its stability limit blows up: the solve stops and is reported.
     linear = SoftCommitteeODE(sl.Linear(), 2, 2)
-    solution, _ = solve_soft_committee(linear, state, _args(5.0, 0.0, jnp.eye(2), jnp.ones(2)),
-                                       jnp.asarray([0.0, 100.0]), blowup=1e6)
+    solution, _ = solve_soft_committee(
+        linear, state, _args(5.0, 0.0, jnp.eye(2), jnp.ones(2)), jnp.asarray([0.0, 100.0]), blowup=1e6
+    )
     with pytest.raises(TheoryError, match="learning_rate"):
         check_solution(solution)
 
@@ -169,14 +176,23 @@ def test_simulation_approaches_the_theory_as_n_grows():
         g = sl.Erf()
         teacher = functools.partial(sl.teacher_network, n, m, g)
         student = functools.partial(sl.student_network, n, k, g, init_std=0.5)
-        sim = simulate(sl.isotropic(n), lambda key: teacher(key=key), lambda key: student(key=key),
-                       learning_rates=[0.5], seeds=16, alpha_max=3.0, alpha_min=0.1, points_per_decade=5,
-                       key=jr.key(3))
+        sim = simulate(
+            sl.isotropic(n),
+            lambda key: teacher(key=key),
+            lambda key: student(key=key),
+            learning_rates=[0.5],
+            seeds=16,
+            alpha_max=3.0,
+            alpha_min=0.1,
+            points_per_decade=5,
+            key=jr.key(3),
+        )
         ode = SoftCommitteeODE(g, k, m)
         args = jax.vmap(lambda t: _args(0.5, 0.0, t, jnp.ones(m)))(jnp.asarray(sim.t))
         state = SCMState(jnp.asarray(sim.q[0, :, 0]), jnp.asarray(sim.r[0, :, 0]), jnp.ones((16, k)))
-        solution, eps = jax.vmap(solve_soft_committee, in_axes=(None, 0, 0, None))(ode, state, args,
-                                                                                  jnp.asarray(sim.alpha))
+        solution, eps = jax.vmap(solve_soft_committee, in_axes=(None, 0, 0, None))(
+            ode, state, args, jnp.asarray(sim.alpha)
+        )
         check_solution(solution)
         theory, simulated = np.asarray(eps).mean(0), sim.eps_g[0].mean(0)
         gaps.append(np.mean(np.abs(simulated - theory)[1:] / theory[1:]))

@@ -70,11 +70,16 @@ KEYS: dict[str, dict[str, Key]] = {
             "float", 1.0, "beta: eigenvalues lambda_l ∝ l^-(1+beta) (power_law)", minimum=-1, exclusive=True
         ),
         "distinct_eigenvalues": Key(
-            "int", None, "L, distinct eigenvalues, each of multiplicity N/L; must divide N (default N)",
-            minimum=1, optional=True,
+            "int",
+            None,
+            "L, distinct eigenvalues, each of multiplicity N/L; must divide N (default N)",
+            minimum=1,
+            optional=True,
         ),
         "normalisation": Key(
-            "choice", "trace", "power-law normalisation: Tr(Sigma)/N = 1 (trace) or lambda_1 = 1 (top)",
+            "choice",
+            "trace",
+            "power-law normalisation: Tr(Sigma)/N = 1 (trace) or lambda_1 = 1 (top)",
             choices=("trace", "top"),
         ),
     },
@@ -83,11 +88,15 @@ KEYS: dict[str, dict[str, Key]] = {
         "activation": Key("str", "erf", _ACTIVATION_DOC, check=_activation_check),
         "output": Key("choice", "sum", "output scaling: sum, mean (1/M), sqrt (1/sqrt M)", choices=OUTPUT_SCALINGS),
         "init": Key(
-            "choice", "gaussian", "first layer: gaussian (B ~ N(0,1)) or orthonormal (T = I exactly)",
+            "choice",
+            "gaussian",
+            "first layer: gaussian (B ~ N(0,1)) or orthonormal (T = I exactly)",
             choices=("gaussian", "orthonormal"),
         ),
         "second_layer": Key(
-            "choice", "ones", "second layer: ones, or power_law A_p ∝ p^-exponent with sum A_p^2 = 1",
+            "choice",
+            "ones",
+            "second layer: ones, or power_law A_p ∝ p^-exponent with sum A_p^2 = 1",
             choices=("ones", "power_law"),
         ),
         "second_layer_exponent": Key("float", 1.0, "exponent of a power_law second layer", minimum=0),
@@ -119,7 +128,9 @@ KEYS: dict[str, dict[str, Key]] = {
             "float", 1e6, "a run has diverged when max_k Q_kk exceeds this", minimum=0, exclusive=True
         ),
         "on_divergence": Key(
-            "choice", "error", "error: exit 3, write nothing; record: write NaN after divergence and say so",
+            "choice",
+            "error",
+            "error: exit 3, write nothing; record: write NaN after divergence and say so",
             choices=("error", "record"),
         ),
     },

@@ -173,8 +173,14 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
     arrays: dict[str, np.ndarray] = {"alpha": alpha, "eigenvalues": np.asarray(data.eigenvalues)}
     if sweep:
         arrays["learning_rate"] = rates
-    summary: dict = {"name": config["name"], "versions": _versions(), "device": _device(), "seeds": training["seeds"],
-                     "learning_rates": rates.tolist(), "theory": description}
+    summary: dict = {
+        "name": config["name"],
+        "versions": _versions(),
+        "device": _device(),
+        "seeds": training["seeds"],
+        "learning_rates": rates.tolist(),
+        "theory": description,
+    }
     diverged = []
 
     def per_run(x):  # (H, S, ...) -> (S, ...) unless the config sweeps learning rates
@@ -202,7 +208,9 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
             initial = initial_state_of_networks(make_teacher, make_student, 1, data, key=jr.key(training["seed"]))
         theory, theory_diverged = solve_theory(config, initial, alpha, rates, rates_v, np.asarray(data.eigenvalues))
         for h, s in zip(*np.nonzero(np.isfinite(theory_diverged))):
-            diverged.append(f"theory at learning_rate={rates[h]:g}, seed {s}: diverged at alpha={theory_diverged[h, s]:.4g}")
+            diverged.append(
+                f"theory at learning_rate={rates[h]:g}, seed {s}: diverged at alpha={theory_diverged[h, s]:.4g}"
+            )
         arrays["eps_g_theory"] = per_run(theory["eps_g"])
         arrays["Q_theory"] = per_run(theory["q"])
         arrays["R_theory"] = per_run(theory["r"])

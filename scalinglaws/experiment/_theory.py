@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._activations import activation_from_name
-from ..simulate import Simulation, initial_networks
 from .._data import GaussianData
+from ..simulate import Simulation, initial_networks
 from ..theory import (
     BlockArgs,
     BlockState,
@@ -93,7 +93,9 @@ def initial_state_of_networks(make_teacher, make_student, seeds: int, data: Gaus
     qb, rb, tb = (np.asarray(overlap(x, y)) for x, y in ((w, w), (w, b), (b, b)))
     blocks = {} if data.identity else dict(q_blocks=qb, r_blocks=rb, t_blocks=tb)
     return InitialState(
-        qb.sum(1), rb.sum(1), tb.sum(1),
+        qb.sum(1),
+        rb.sum(1),
+        tb.sum(1),
         np.asarray(students.second, np.float64),
         np.asarray(teachers.second, np.float64),
         **blocks,

@@ -309,7 +309,9 @@ def simulate(
     lrs = np.atleast_1d(np.asarray(learning_rates, np.float64))
     lrs_v = lrs if second_layer_rates is None else np.atleast_1d(np.asarray(second_layer_rates, np.float64))
     if lrs.ndim != 1 or lrs_v.shape != lrs.shape:
-        raise ValueError(f"learning_rates and second_layer_rates must be vectors of one length, got {lrs.shape}, {lrs_v.shape}")
+        raise ValueError(
+            f"learning_rates and second_layer_rates must be vectors of one length, got {lrs.shape}, {lrs_v.shape}"
+        )
     n_rates, n = lrs.size, data.input_dim
     grid = log_time_grid(n, alpha_max, points_per_decade, alpha_min)
     lengths, records = _pieces(grid)

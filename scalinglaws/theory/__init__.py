@@ -1,17 +1,5 @@
 """Order-parameter theories, solved in float64 with one shared diffrax driver."""
 
-from ._driver import (
-    ODESolution as ODESolution,
-    TheoryError as TheoryError,
-    check_solution as check_solution,
-    solve_ode as solve_ode,
-)
-from ._scm import (
-    SCMArgs as SCMArgs,
-    SCMState as SCMState,
-    SoftCommitteeODE as SoftCommitteeODE,
-    solve_soft_committee as solve_soft_committee,
-)
 from ._analysis import (
     Linearisation as Linearisation,
     linearise as linearise,
@@ -22,4 +10,16 @@ from ._analysis import (
     symmetric_state as symmetric_state,
 )
 from ._blocks import BlockArgs as BlockArgs, BlockState as BlockState, EigenBlockODE as EigenBlockODE
-from ._scm import AbstractTwoLayerODE as AbstractTwoLayerODE
+from ._driver import (
+    ODESolution as ODESolution,
+    TheoryError as TheoryError,
+    check_solution as check_solution,
+    solve_ode as solve_ode,
+)
+from ._scm import (
+    AbstractTwoLayerODE as AbstractTwoLayerODE,
+    SCMArgs as SCMArgs,
+    SCMState as SCMState,
+    SoftCommitteeODE as SoftCommitteeODE,
+    solve_soft_committee as solve_soft_committee,
+)

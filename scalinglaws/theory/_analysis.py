@@ -108,7 +108,9 @@ def linearise(ode: SoftCommitteeODE, state: SCMState, args: SCMArgs) -> Linearis
         parts = (s.q[upper], s.r, s.v) if ode.train_second_layer else (s.q[upper], s.r)
         return ravel_pytree(parts)[0]
 
-    flat, unravel = ravel_pytree((state.q[upper], state.r, state.v) if ode.train_second_layer else (state.q[upper], state.r))
+    flat, unravel = ravel_pytree(
+        (state.q[upper], state.r, state.v) if ode.train_second_layer else (state.q[upper], state.r)
+    )
 
     def unpack(x) -> SCMState:
         parts = unravel(x)
@@ -121,9 +123,7 @@ def linearise(ode: SoftCommitteeODE, state: SCMState, args: SCMArgs) -> Linearis
     return Linearisation(jac, eig[np.argsort(-eig.real)])
 
 
-def plateau_interval(
-    alpha: Float[ArrayLike, " T"], eps: Float[ArrayLike, " T"], plateau: float
-) -> tuple[float, float]:
+def plateau_interval(alpha: Float[ArrayLike, " T"], eps: Float[ArrayLike, " T"], plateau: float) -> tuple[float, float]:
     """`(start, escape)` of a plateau of height `plateau`: the first alpha with eps_g <= 1.1 x plateau,
     and the first alpha after it with eps_g < plateau / 2 (module docstring). The plateau's length
     is `escape - start`. Either is NaN when the curve does not get there within the grid.

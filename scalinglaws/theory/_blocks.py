@@ -83,7 +83,13 @@ class EigenBlockODE(AbstractTwoLayerODE):
 
         def drive(c12, c23):
             """sum_c w_c I3(x_i, aux_j, u_c) for c12 = Cov(x_i, aux_j) (L, K, J), c23 (L, J, K + M)."""
-            entries = (d[None, :k, None, None], c12[..., None], cov[None, :k, None, :], c23[:, None], d[None, None, None, :])
+            entries = (
+                d[None, :k, None, None],
+                c12[..., None],
+                cov[None, :k, None, :],
+                c23[:, None],
+                d[None, None, None, :],
+            )
             return g.i3_entries(*entries) @ w
 
         teacher_aux = jnp.concatenate([jnp.swapaxes(state.r, 1, 2), args.t], axis=-1)  # (L, M, K + M)

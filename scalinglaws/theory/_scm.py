@@ -94,9 +94,16 @@ def _i4_entries(cov: Array, ik: np.ndarray, cd: np.ndarray) -> tuple[Array, ...]
     i, k, c, e = ik[:, 0], ik[:, 1], cd[:, 0], cd[:, 1]
     rows_i, rows_k = cov[i], cov[k]
     return (
-        d[i][:, None], cov[i, k][:, None], rows_i[:, c], rows_i[:, e],
-        d[k][:, None], rows_k[:, c], rows_k[:, e],
-        d[c][None, :], cov[c, e][None, :], d[e][None, :],
+        d[i][:, None],
+        cov[i, k][:, None],
+        rows_i[:, c],
+        rows_i[:, e],
+        d[k][:, None],
+        rows_k[:, c],
+        rows_k[:, e],
+        d[c][None, :],
+        cov[c, e][None, :],
+        d[e][None, :],
     )
 
 
