@@ -28,3 +28,14 @@ def random_covariance(rng: np.random.Generator, n: int, scale: float = 1.0) -> n
 def gaussian_fields(rng: np.random.Generator, cov: np.ndarray, samples: int) -> np.ndarray:
     """`samples` draws of N(0, cov), shape (samples, n)."""
     return rng.normal(size=(samples, cov.shape[0])) @ np.linalg.cholesky(cov).T
+
+
+def seed_mean_gap(simulated: np.ndarray, theory: np.ndarray) -> float:
+    """Mean over times (after the first) of |seed-mean simulation - seed-mean theory| / theory."""
+    sim, th = np.asarray(simulated).mean(0), np.asarray(theory).mean(0)
+    return float(np.mean(np.abs(sim - th)[1:] / th[1:]))
+
+
+def log_log_slope(x, y) -> float:
+    """The slope of a straight-line fit of log y against log x."""
+    return float(np.polyfit(np.log(x), np.log(y), 1)[0])

@@ -32,6 +32,14 @@ chunk_size = 16
 """
 
 
+def _run(config, out, *overrides):
+    """`scalinglaws run CONFIG --out OUT --quiet --set ...` in process; the exit code."""
+    args = ["run", str(config), "--out", str(out), "--quiet"]
+    for override in overrides:
+        args += ["--set", override]
+    return main(args)
+
+
 @pytest.fixture
 def tiny(tmp_path):
     path = tmp_path / "tiny.toml"
@@ -185,26 +193,13 @@ def test_output_directory_that_is_not_a_run_is_refused(tiny, tmp_path, capsys):
     assert (out / "thesis.tex").read_text() == "keep me"
 
 
+# A linear SCM is unstable for eta > 2 / K: these runs blow up.
+LINEAR = ("teacher.activation=linear", "student.activation=linear", "training.alpha_max=20")
+
+
 def test_divergence_exits_3_and_writes_nothing(tiny, tmp_path, capsys):
     out = tmp_path / "diverged"
-    code = main(
-        [
-            "run",
-            str(tiny),
-            "--out",
-            str(out),
-            "--quiet",
-            "--set",
-            "teacher.activation=linear",
-            "--set",
-            "student.activation=linear",
-            "--set",
-            "training.learning_rate=50",
-            "--set",
-            "training.alpha_max=20",
-        ]
-    )
-    assert code == 3
+    assert _run(tiny, out, *LINEAR, "training.learning_rate=50") == 3
     err = capsys.readouterr().err
     assert "diverged at alpha=" in err and "learning_rate=50" in err
     assert not out.exists()
@@ -212,26 +207,7 @@ def test_divergence_exits_3_and_writes_nothing(tiny, tmp_path, capsys):
 
 def test_divergence_can_be_recorded_explicitly(tiny, tmp_path, capsys):
     out = tmp_path / "recorded"
-    code = main(
-        [
-            "run",
-            str(tiny),
-            "--out",
-            str(out),
-            "--quiet",
-            "--set",
-            "teacher.activation=linear",
-            "--set",
-            "student.activation=linear",
-            "--set",
-            "training.learning_rate=[0.2, 50]",
-            "--set",
-            "training.alpha_max=20",
-            "--set",
-            "training.on_divergence=record",
-        ]
-    )
-    assert code == 0
+    assert _run(tiny, out, *LINEAR, "training.learning_rate=[0.2, 50]", "training.on_divergence=record") == 0
     assert "diverged" in capsys.readouterr().err
     arrays = load_results(out)
     assert np.all(np.isnan(arrays["diverged_alpha"][0])) and np.all(np.isfinite(arrays["diverged_alpha"][1]))

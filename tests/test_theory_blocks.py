@@ -7,6 +7,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from conftest import log_log_slope, seed_mean_gap
 
 import scalinglaws as sl
 from scalinglaws.simulate import LearningRates, sgd_step
@@ -123,8 +124,7 @@ def test_block_theory_meets_simulation_as_n_grows():
         )(jnp.asarray(sim.t_blocks))
         state = BlockState(jnp.asarray(sim.q_blocks[0, :, 0]), jnp.asarray(sim.r_blocks[0, :, 0]), jnp.ones((16, k)))
         _, eps = jax.vmap(solve_soft_committee, in_axes=(None, 0, 0, None))(ode, state, args, jnp.asarray(sim.alpha))
-        theory, simulated = np.asarray(eps).mean(0), sim.eps_g[0].mean(0)
-        gaps.append(np.mean(np.abs(simulated - theory)[1:] / theory[1:]))
-    slope = np.polyfit(np.log(sizes), np.log(gaps), 1)[0]
+        gaps.append(seed_mean_gap(sim.eps_g[0], eps))
+    slope = log_log_slope(sizes, gaps)
     assert gaps[-1] < 0.02, gaps
     assert slope < -0.3, (slope, gaps)

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
+from conftest import log_log_slope, seed_mean_gap
 
 import scalinglaws as sl
 from scalinglaws.simulate import LearningRates, sgd_step, simulate
@@ -194,9 +195,8 @@ def test_simulation_approaches_the_theory_as_n_grows():
             ode, state, args, jnp.asarray(sim.alpha)
         )
         check_solution(solution)
-        theory, simulated = np.asarray(eps).mean(0), sim.eps_g[0].mean(0)
-        gaps.append(np.mean(np.abs(simulated - theory)[1:] / theory[1:]))
-    slope = np.polyfit(np.log(sizes), np.log(gaps), 1)[0]
+        gaps.append(seed_mean_gap(sim.eps_g[0], eps))
+    slope = log_log_slope(sizes, gaps)
     assert gaps[-1] < 0.02, gaps
     assert slope < -0.3, (slope, gaps)
 
