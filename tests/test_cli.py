@@ -74,22 +74,7 @@ def test_run_writes_the_contract_files(tiny, tmp_path, capsys):
 
 def test_theory_is_written_next_to_the_simulation(tiny, tmp_path, capsys):
     out = tmp_path / "theory"
-    assert (
-        main(
-            [
-                "run",
-                str(tiny),
-                "--out",
-                str(out),
-                "--quiet",
-                "--set",
-                "training.learning_rate=[0.3, 0.5]",
-                "--set",
-                "student.train_second_layer=true",
-            ]
-        )
-        == 0
-    )
+    assert _run(tiny, out, "training.learning_rate=[0.3, 0.5]", "student.train_second_layer=true") == 0
     arrays = load_results(out)
     t = arrays["alpha"].size
     assert arrays["eps_g_theory"].shape == (2, 2, t) and arrays["Q_theory"].shape == (2, 2, t, 2, 2)
@@ -101,24 +86,7 @@ def test_theory_is_written_next_to_the_simulation(tiny, tmp_path, capsys):
     assert "Saad & Solla" in summary["theory"]
     # Theory alone (seeds = 0) starts from seed 0's networks.
     alone = tmp_path / "alone"
-    assert (
-        main(
-            [
-                "run",
-                str(tiny),
-                "--out",
-                str(alone),
-                "--quiet",
-                "--set",
-                "training.seeds=0",
-                "--set",
-                "training.learning_rate=0.3",
-                "--set",
-                "student.train_second_layer=true",
-            ]
-        )
-        == 0
-    )
+    assert _run(tiny, alone, "training.seeds=0", "training.learning_rate=0.3", "student.train_second_layer=true") == 0
     theory_only = load_results(alone)
     assert "eps_g_sim" not in theory_only
     np.testing.assert_allclose(theory_only["eps_g_theory"][0], arrays["eps_g_theory"][0, 0], rtol=1e-8)
@@ -143,22 +111,13 @@ def test_theory_is_written_next_to_the_simulation(tiny, tmp_path, capsys):
 
 def test_power_law_sweep_arrays(tiny, tmp_path):
     out = tmp_path / "sweep"
-    code = main(
-        [
-            "run",
-            str(tiny),
-            "--out",
-            str(out),
-            "--quiet",
-            "--set",
-            "data.spectrum=power_law",
-            "--set",
-            "data.distinct_eigenvalues=4",
-            "--set",
-            "training.learning_rate=[0.2, 0.6]",
-            "--set",
-            "student.train_second_layer=true",
-        ]
+    code = _run(
+        tiny,
+        out,
+        "data.spectrum=power_law",
+        "data.distinct_eigenvalues=4",
+        "training.learning_rate=[0.2, 0.6]",
+        "student.train_second_layer=true",
     )
     assert code == 0
     arrays = load_results(out)
@@ -246,22 +205,8 @@ def test_console_script_and_list(tiny, tmp_path):
 )
 def test_every_shipped_config_runs_with_theory_at_small_scale(name, tmp_path):
     out = tmp_path / name
-    code = main(
-        [
-            "run",
-            name,
-            "--out",
-            str(out),
-            "--quiet",
-            "--set",
-            "data.input_dim=60",
-            "--set",
-            "training.seeds=1",
-            "--set",
-            "training.alpha_max=2",
-            "--set",
-            "training.points_per_decade=3",
-        ]
+    code = _run(
+        name, out, "data.input_dim=60", "training.seeds=1", "training.alpha_max=2", "training.points_per_decade=3"
     )
     assert code == 0
     arrays = load_results(out)
