@@ -23,3 +23,8 @@ from ._scm import (
     SoftCommitteeODE as SoftCommitteeODE,
     solve_soft_committee as solve_soft_committee,
 )
+from ._linear import (
+    linear_block_errors as linear_block_errors,
+    linear_critical_learning_rate as linear_critical_learning_rate,
+    linear_learning_curve as linear_learning_curve,
+)
