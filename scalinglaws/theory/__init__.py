@@ -16,15 +16,15 @@ from ._driver import (
     check_solution as check_solution,
     solve_ode as solve_ode,
 )
+from ._linear import (
+    linear_block_errors as linear_block_errors,
+    linear_critical_learning_rate as linear_critical_learning_rate,
+    linear_learning_curve as linear_learning_curve,
+)
 from ._scm import (
     AbstractTwoLayerODE as AbstractTwoLayerODE,
     SCMArgs as SCMArgs,
     SCMState as SCMState,
     SoftCommitteeODE as SoftCommitteeODE,
     solve_soft_committee as solve_soft_committee,
-)
-from ._linear import (
-    linear_block_errors as linear_block_errors,
-    linear_critical_learning_rate as linear_critical_learning_rate,
-    linear_learning_curve as linear_learning_curve,
 )
