@@ -117,6 +117,8 @@ def _command_run(args) -> int:
         f"wrote {out} in {summary['total_seconds']:.1f} s: eps_g at alpha={results.arrays['alpha'][-1]:g}: "
         f"{'; '.join(finals)} (seed means)"
     )
+    if summary.get("theory_failed"):
+        print(f"warning: the simulation was written without theory: {summary['theory']}", file=sys.stderr)
     if summary.get("diverged"):
         print(f"warning: diverged runs recorded as NaN: {summary['diverged']}", file=sys.stderr)
     return EXIT_OK

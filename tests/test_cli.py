@@ -109,6 +109,17 @@ def test_theory_is_written_next_to_the_simulation(tiny, tmp_path, capsys):
     assert "training.seeds" in capsys.readouterr().err
 
 
+def test_a_theory_that_fails_leaves_the_simulation_written(tiny, tmp_path, capsys):
+    out = tmp_path / "steps"
+    assert _run(tiny, out, "theory.max_steps=3") == 0
+    assert "without theory" in capsys.readouterr().err
+    arrays = load_results(out)
+    assert "eps_g_sim" in arrays and "eps_g_theory" not in arrays
+    assert "max_steps" in json.loads((out / "summary.json").read_text())["theory"]
+    assert _run(tiny, tmp_path / "alone", "theory.max_steps=3", "training.seeds=0") == 2
+    assert "max_steps" in capsys.readouterr().err
+
+
 def test_power_law_sweep_arrays(tiny, tmp_path):
     out = tmp_path / "sweep"
     code = _run(

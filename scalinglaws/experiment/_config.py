@@ -138,7 +138,7 @@ KEYS: dict[str, dict[str, Key]] = {
         "enabled": Key("bool", True, "compute the theory when one exists for the setup"),
         "rtol": Key("float", 1e-10, "relative tolerance of the adaptive ODE solver", minimum=0, exclusive=True),
         "atol": Key("float", 1e-13, "absolute tolerance of the adaptive ODE solver", minimum=0, exclusive=True),
-        "max_steps": Key("int", 200000, "most ODE solver steps", minimum=1),
+        "max_steps": Key("int", 1000000, "most ODE solver steps", minimum=1),
     },
 }
 

@@ -17,6 +17,7 @@ from .._activations import activation_from_name
 from .._data import GaussianData, isotropic, power_law
 from .._models import student_network, teacher_network
 from ..simulate import Simulation, log_time_grid, simulate
+from ..theory import TheoryError
 from ._config import Config, ConfigError
 from ._theory import initial_state_of_networks, initial_state_of_simulation, solve_theory, theory_for
 
@@ -147,6 +148,23 @@ def _simulation_arrays(sim: Simulation, per_run) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _theory_arrays(theory: dict, initial, per_run) -> dict[str, np.ndarray]:
+    """The theory's arrays under the names of the results contract (README)."""
+    arrays = {
+        "eps_g_theory": per_run(theory["eps_g"]),
+        "Q_theory": per_run(theory["q"]),
+        "R_theory": per_run(theory["r"]),
+        "T_theory": initial.t,
+    }
+    if "v" in theory:
+        arrays["v_theory"] = per_run(theory["v"])
+    if "q_blocks" in theory:
+        arrays["Q_blocks_theory"] = per_run(theory["q_blocks"])
+        arrays["R_blocks_theory"] = per_run(theory["r_blocks"])
+        arrays["T_blocks_theory"] = initial.t_blocks
+    return arrays
+
+
 def _final_seed_mean(eps: np.ndarray) -> list[float]:
     """Seed mean of the last eps_g of every learning rate, ignoring diverged (NaN) runs."""
     with warnings.catch_warnings():  # every seed of a learning rate may have diverged
@@ -206,23 +224,23 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
         else:
             make_teacher, make_student = _factories(config)
             initial = initial_state_of_networks(make_teacher, make_student, 1, data, key=jr.key(training["seed"]))
-        theory, theory_diverged = solve_theory(config, initial, alpha, rates, rates_v, np.asarray(data.eigenvalues))
-        for h, s in zip(*np.nonzero(np.isfinite(theory_diverged))):
-            diverged.append(
-                f"theory at learning_rate={rates[h]:g}, seed {s}: diverged at alpha={theory_diverged[h, s]:.4g}"
-            )
-        arrays["eps_g_theory"] = per_run(theory["eps_g"])
-        arrays["Q_theory"] = per_run(theory["q"])
-        arrays["R_theory"] = per_run(theory["r"])
-        arrays["T_theory"] = initial.t
-        if "v" in theory:
-            arrays["v_theory"] = per_run(theory["v"])
-        if "q_blocks" in theory:
-            arrays["Q_blocks_theory"] = per_run(theory["q_blocks"])
-            arrays["R_blocks_theory"] = per_run(theory["r_blocks"])
-            arrays["T_blocks_theory"] = initial.t_blocks
-        summary["theory_seconds"] = round(time.perf_counter() - theory_start, 3)
-        summary["eps_g_theory_final_mean"] = _final_seed_mean(theory["eps_g"])
+        try:
+            theory, theory_diverged = solve_theory(config, initial, alpha, rates, rates_v, np.asarray(data.eigenvalues))
+        except TheoryError as error:
+            if training["seeds"] == 0:
+                raise
+            # Keep the simulation: the run is written without theory arrays and says why.
+            summary["theory"] = f"failed: {error}"
+            summary["theory_failed"] = True
+            theory = None
+        if theory is not None:
+            for h, s in zip(*np.nonzero(np.isfinite(theory_diverged))):
+                diverged.append(
+                    f"theory at learning_rate={rates[h]:g}, seed {s}: diverged at alpha={theory_diverged[h, s]:.4g}"
+                )
+            arrays.update(_theory_arrays(theory, initial, per_run))
+            summary["theory_seconds"] = round(time.perf_counter() - theory_start, 3)
+            summary["eps_g_theory_final_mean"] = _final_seed_mean(theory["eps_g"])
     summary["diverged"] = "; ".join(diverged) or None
     if diverged and training["on_divergence"] == "error":
         raise Diverged(summary["diverged"])
