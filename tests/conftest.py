@@ -9,6 +9,7 @@ import scalinglaws  # noqa: F401  (enables float64)
 
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update("jax_numpy_dtype_promotion", "strict")
 
 
 @pytest.fixture

@@ -180,7 +180,7 @@ def _chunk(spec: _Spec, data: GaussianData, ctx: _Context, st: _State, active=No
             new = jtu.tree_map(lambda a, b: jnp.where(i < active, a, b), new, student)
         return new, None
 
-    student, _ = jax.lax.scan(body, st.student, (xs, ys, jnp.arange(spec.chunk_size)))
+    student, _ = jax.lax.scan(body, st.student, (xs, ys, jnp.arange(spec.chunk_size, dtype=jnp.int32)))
     return _State(student, st.counter + 1)
 
 
