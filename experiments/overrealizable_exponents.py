@@ -27,7 +27,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import scalinglaws as sl
-from scalinglaws.simulate import initial_networks, simulate
+from scalinglaws.experiment._theory import initial_state_of_networks
+from scalinglaws.simulate import simulate
 from scalinglaws.theory import (
     SCMArgs,
     SCMState,
@@ -51,11 +52,11 @@ def factories(k, m, output):
 
 def theory(k, m, output, eta, alpha, seeds=1):
     make_teacher, make_student = factories(k, m, output)
-    teachers, students, _ = initial_networks(make_teacher, make_student, seeds, key=jr.key(0))
-    w, b = (jnp.asarray(x, jnp.float64) for x in (students.first, teachers.first))
-    ov = jax.vmap(lambda x, y: x @ y.T / N)
-    state = SCMState(ov(w, w), ov(w, b), jnp.ones((seeds, k)))
-    args = jax.vmap(lambda t: SCMArgs(jnp.asarray(eta), jnp.asarray(0.0), t, jnp.ones(m), jnp.asarray(0.0)))(ov(b, b))
+    initial = initial_state_of_networks(make_teacher, make_student, seeds, sl.isotropic(N), key=jr.key(0))
+    state = SCMState(jnp.asarray(initial.q), jnp.asarray(initial.r), jnp.asarray(initial.v))
+    args = jax.vmap(lambda t: SCMArgs(jnp.asarray(eta), jnp.asarray(0.0), t, jnp.ones(m), jnp.asarray(0.0)))(
+        jnp.asarray(initial.t)
+    )
     ode = SoftCommitteeODE(sl.Erf(), k, m, output, output)
     solution, eps = jax.vmap(
         lambda s, a: solve_soft_committee(ode, s, a, jnp.asarray(alpha), rtol=1e-11, atol=1e-16, max_steps=4_000_000)
@@ -79,7 +80,7 @@ def main():
     rate = -np.polyfit(alpha[late], np.log(e[late]), 1)[0]
     final = SCMState(*(x[0, -1] for x in sol.ys))
     one_args = jax.tree_util.tree_map(lambda x: x[0], args)
-    slowest = -np.max(linearise(ode, final, one_args).eigenvalues.real)
+    slowest = linearise(ode, final, one_args).slowest_rate
     q = np.asarray(sol.ys.q[0, -1])
     lines += [
         "## Plain outputs, K = 3, M = 2, eta = 0.5",
