@@ -40,3 +40,27 @@ def seed_mean_gap(simulated: np.ndarray, theory: np.ndarray) -> float:
 def log_log_slope(x, y) -> float:
     """The slope of a straight-line fit of log y against log x."""
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+def erf_scm_simulation(data, seeds: int, key, hidden: int = 2):
+    """A short online-SGD run of the erf SCM (K = M = hidden, eta = 0.5, sigma_J = 0.5) used to
+    compare theories with simulation: alpha up to 3, five points per decade from 0.1."""
+    import functools
+
+    import scalinglaws as sl
+    from scalinglaws.simulate import simulate
+
+    n, g = data.input_dim, sl.Erf()
+    teacher = functools.partial(sl.teacher_network, n, hidden, g)
+    student = functools.partial(sl.student_network, n, hidden, g, init_std=0.5)
+    return simulate(
+        data,
+        lambda k: teacher(key=k),
+        lambda k: student(key=k),
+        learning_rates=[0.5],
+        seeds=seeds,
+        alpha_max=3.0,
+        alpha_min=0.1,
+        points_per_decade=5,
+        key=key,
+    )

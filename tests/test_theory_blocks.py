@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
-from conftest import log_log_slope, seed_mean_gap
+from conftest import erf_scm_simulation, log_log_slope, seed_mean_gap
 
 import scalinglaws as sl
 from scalinglaws.simulate import LearningRates, sgd_step
@@ -18,6 +18,7 @@ from scalinglaws.theory import (
     SCMArgs,
     SCMState,
     SoftCommitteeODE,
+    check_solution,
     solve_soft_committee,
 )
 
@@ -96,34 +97,22 @@ def test_block_rhs_equals_the_mean_sgd_increment(activation, getkey):
 def test_block_theory_meets_simulation_as_n_grows():
     """Power-law inputs (L = 4, beta = 1): the seed-averaged simulated eps_g approaches the block ODE
     started from each seed's block overlaps as N grows."""
-    import functools
-
-    from scalinglaws.simulate import simulate
 
     k = m = 2
     sizes, gaps = [96, 384, 1536], []
     for n in sizes:
         g = sl.Erf()
         data = sl.power_law(n, 1.0, 4)
-        teacher = functools.partial(sl.teacher_network, n, m, g)
-        student = functools.partial(sl.student_network, n, k, g, init_std=0.5)
-        sim = simulate(
-            data,
-            lambda key: teacher(key=key),
-            lambda key: student(key=key),
-            learning_rates=[0.5],
-            seeds=16,
-            alpha_max=3.0,
-            alpha_min=0.1,
-            points_per_decade=5,
-            key=jr.key(4),
-        )
+        sim = erf_scm_simulation(data, 16, jr.key(4), hidden=k)
         ode = EigenBlockODE(g, k, m)
         args = jax.vmap(
             lambda t: BlockArgs(jnp.asarray(0.5), jnp.asarray(0.0), t, data.eigenvalues, jnp.ones(m), jnp.asarray(0.0))
         )(jnp.asarray(sim.t_blocks))
         state = BlockState(jnp.asarray(sim.q_blocks[0, :, 0]), jnp.asarray(sim.r_blocks[0, :, 0]), jnp.ones((16, k)))
-        _, eps = jax.vmap(solve_soft_committee, in_axes=(None, 0, 0, None))(ode, state, args, jnp.asarray(sim.alpha))
+        solution, eps = jax.vmap(solve_soft_committee, in_axes=(None, 0, 0, None))(
+            ode, state, args, jnp.asarray(sim.alpha)
+        )
+        check_solution(solution)
         gaps.append(seed_mean_gap(sim.eps_g[0], eps))
     slope = log_log_slope(sizes, gaps)
     assert gaps[-1] < 0.02, gaps

@@ -1,6 +1,5 @@
 """The soft-committee-machine ODEs: against SGD increments, exact references and simulation."""
 
-import functools
 import math
 
 import jax
@@ -8,10 +7,10 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
-from conftest import log_log_slope, seed_mean_gap
+from conftest import erf_scm_simulation, log_log_slope, seed_mean_gap
 
 import scalinglaws as sl
-from scalinglaws.simulate import LearningRates, sgd_step, simulate
+from scalinglaws.simulate import LearningRates, sgd_step
 from scalinglaws.theory import (
     SCMArgs,
     SCMState,
@@ -175,19 +174,7 @@ def test_simulation_approaches_the_theory_as_n_grows():
     sizes = [100, 400, 1600]
     for n in sizes:
         g = sl.Erf()
-        teacher = functools.partial(sl.teacher_network, n, m, g)
-        student = functools.partial(sl.student_network, n, k, g, init_std=0.5)
-        sim = simulate(
-            sl.isotropic(n),
-            lambda key: teacher(key=key),
-            lambda key: student(key=key),
-            learning_rates=[0.5],
-            seeds=16,
-            alpha_max=3.0,
-            alpha_min=0.1,
-            points_per_decade=5,
-            key=jr.key(3),
-        )
+        sim = erf_scm_simulation(sl.isotropic(n), 16, jr.key(3), hidden=k)
         ode = SoftCommitteeODE(g, k, m)
         args = jax.vmap(lambda t: _args(0.5, 0.0, t, jnp.ones(m)))(jnp.asarray(sim.t))
         state = SCMState(jnp.asarray(sim.q[0, :, 0]), jnp.asarray(sim.r[0, :, 0]), jnp.ones((16, k)))
