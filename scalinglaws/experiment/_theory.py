@@ -22,7 +22,7 @@ from ..theory import (
     SCMArgs,
     SCMState,
     SoftCommitteeODE,
-    TheoryError,
+    check_step_limit,
     solve_soft_committee,
 )
 from ._config import Config
@@ -153,11 +153,7 @@ def solve_theory(
         )
     )
     solution, eps = solve(state, args)
-    if np.any(np.asarray(solution.result == diffrax.RESULTS.max_steps_reached)):
-        raise TheoryError(
-            "the theory's solver reached theory.max_steps before training.alpha_max; raise theory.max_steps "
-            "or loosen theory.rtol"
-        )
+    check_step_limit(solution, "the theory")
     eps = np.asarray(eps)
     bad = ~np.isfinite(eps)
     bad[np.asarray(solution.result != diffrax.RESULTS.successful), -1] = True

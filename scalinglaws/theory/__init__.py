@@ -14,6 +14,7 @@ from ._driver import (
     ODESolution as ODESolution,
     TheoryError as TheoryError,
     check_solution as check_solution,
+    check_step_limit as check_step_limit,
     solve_ode as solve_ode,
 )
 from ._linear import (

@@ -16,7 +16,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PyTree
 
 
-__all__ = ["ODESolution", "TheoryError", "check_solution", "solve_ode"]
+__all__ = ["ODESolution", "TheoryError", "check_solution", "check_step_limit", "solve_ode"]
 
 
 class TheoryError(RuntimeError):
@@ -93,17 +93,20 @@ def solve_ode(
     return ODESolution(alpha, solution.ys, solution.result, solution.stats["num_steps"])
 
 
+def check_step_limit(solution: ODESolution, what: str = "the ODE") -> None:
+    """Raise `TheoryError` if any solve in `solution` (possibly batched) ran out of steps."""
+    if np.any(np.asarray(solution.result == diffrax.RESULTS.max_steps_reached)):
+        raise TheoryError(
+            f"{what}: the solver reached its step limit before alpha_max; raise theory.max_steps, "
+            "loosen theory.rtol, or shorten training.alpha_max"
+        )
+
+
 def check_solution(solution: ODESolution, what: str = "the ODE") -> None:
     """Raise `TheoryError` unless every solve in `solution` (possibly batched) succeeded and is finite."""
     failed = np.asarray(solution.result != diffrax.RESULTS.successful)
     if np.any(failed):
-        code = solution.result
-        max_steps = np.asarray(code == diffrax.RESULTS.max_steps_reached)
-        if np.any(max_steps):
-            raise TheoryError(
-                f"{what}: the solver reached its step limit before alpha_max; raise theory.max_steps, "
-                "loosen theory.rtol, or shorten training.alpha_max"
-            )
+        check_step_limit(solution, what)
         raise TheoryError(
             f"{what}: the solver failed ({int(failed.sum())} of {failed.size} solves); the dynamics may "
             "blow up at this learning rate (lower training.learning_rate) or the step size collapsed"
