@@ -139,6 +139,13 @@ KEYS: dict[str, dict[str, Key]] = {
         "rtol": Key("float", 1e-10, "relative tolerance of the adaptive ODE solver", minimum=0, exclusive=True),
         "atol": Key("float", 1e-13, "absolute tolerance of the adaptive ODE solver", minimum=0, exclusive=True),
         "max_steps": Key("int", 1000000, "most ODE solver steps", minimum=1),
+        "solver": Key(
+            "choice",
+            "auto",
+            "ODE solver: explicit (Tsit5), stiff (Rodas4 with the structured Jacobian), or auto (stiff for "
+            "power-law data with a top-to-bottom eigenvalue ratio of at least 100)",
+            choices=("auto", "explicit", "stiff"),
+        ),
     },
 }
 

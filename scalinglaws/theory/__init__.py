@@ -22,6 +22,7 @@ from ._linear import (
     linear_critical_learning_rate as linear_critical_learning_rate,
     linear_learning_curve as linear_learning_curve,
 )
+from ._rosenbrock import Rodas4 as Rodas4, dense_factorise as dense_factorise
 from ._scm import (
     AbstractTwoLayerODE as AbstractTwoLayerODE,
     SCMArgs as SCMArgs,

@@ -55,7 +55,8 @@ def solve_ode(
     - `alpha`: increasing save times; the first is the start time.
     - `rtol`, `atol`: tolerances of the step-size controller.
     - `max_steps`: the most solver steps allowed.
-    - `solver`: a diffrax solver; default `Tsit5()`. Use `Kvaerno5()` for stiff problems.
+    - `solver`: a diffrax solver; default `Tsit5()`. For stiff problems `Rodas4` with the problem's
+      `factorise` (the eigen-block ODE for many blocks), or `Rodas4(dense_factorise(f))`.
     - `blowup`: stop when any state entry exceeds this in magnitude (a diverging solution would
       otherwise exhaust `max_steps`); the result is then `RESULTS.event_occurred` and the later
       saved states are infinite.
@@ -85,7 +86,14 @@ def solve_ode(
         saveat=diffrax.SaveAt(ts=ts),
         # A PI controller: far fewer rejected steps once the explicit solver's step is limited by
         # stability (converged or plateau phases), about 8% faster than the default I controller.
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol, pcoeff=0.4, icoeff=0.3),
+        stepsize_controller=diffrax.PIDController(
+            rtol=rtol,
+            atol=atol,
+            pcoeff=0.4,
+            icoeff=0.3,
+            # Solvers with linear dense output step onto the save times instead of interpolating.
+            step_ts=ts if solver is not None and solver.interpolation_cls is diffrax.LocalLinearInterpolation else None,
+        ),
         max_steps=max_steps,
         event=event,
         throw=False,
