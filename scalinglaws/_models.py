@@ -57,6 +57,10 @@ class TwoLayerNetwork(eqx.Module):
     - `second`: second-layer weights `v`, shape `(K,)`.
     - `activation`: the activation `g`.
     - `output`: output scaling, `"sum"`, `"mean"` or `"sqrt"`.
+    - `visible`: the network reads only the first `visible` input coordinates (default all): a
+      student restricted to the leading eigendirections of the data (in whose eigenbasis inputs are
+      drawn), with `P = K visible` trainable first-layer weights. Columns beyond `visible` must be
+      zero and stay so under SGD; the fields keep the `1 / sqrt(N)` of the full input.
     """
 
     first: Float[Array, "K N"]
@@ -65,8 +69,16 @@ class TwoLayerNetwork(eqx.Module):
     output: str = eqx.field(static=True)
     hidden: int = eqx.field(static=True)
     input_dim: int = eqx.field(static=True)
+    visible: int = eqx.field(static=True)
 
-    def __init__(self, first, second, activation: AbstractActivation, output: OutputScaling = "sum"):
+    def __init__(
+        self,
+        first,
+        second,
+        activation: AbstractActivation,
+        output: OutputScaling = "sum",
+        visible: int | None = None,
+    ):
         first = jnp.asarray(first)
         second = jnp.asarray(second, first.dtype)
         if first.ndim != 2:
@@ -78,13 +90,18 @@ class TwoLayerNetwork(eqx.Module):
         self.activation = activation
         self.output = output
         self.hidden, self.input_dim = first.shape
+        self.visible = self.input_dim if visible is None else int(visible)
+        if not 1 <= self.visible <= self.input_dim:
+            raise ValueError(f"visible must be in [1, {self.input_dim}], got {visible}")
 
     @property
     def scale(self) -> float:
         return output_scale(self.output, self.hidden)
 
     def fields(self, x: Float[Array, "*batch N"]) -> Float[Array, "*batch K"]:
-        """Local fields `W x / sqrt(N)`."""
+        """Local fields `W x / sqrt(N)` (over the first `visible` coordinates)."""
+        if self.visible < self.input_dim:
+            return x[..., : self.visible] @ self.first[:, : self.visible].T / math.sqrt(self.input_dim)
         return x @ self.first.T / math.sqrt(self.input_dim)
 
     def effective_second_layer(self) -> Float[Array, " K"]:
@@ -145,16 +162,20 @@ def student_network(
     output: OutputScaling = "sum",
     init_std: float = 1e-3,
     second_layer_init: float = 1.0,
+    visible: int | None = None,
     dtype=jnp.float32,
     key: PRNGKeyArray,
 ) -> TwoLayerNetwork:
     """A student with `K = hidden` units, `W_kn ~ N(0, init_std^2)` and `v_k = second_layer_init`.
 
-    `Q_kk ≈ init_std^2` at the start.
+    `Q_kk ≈ init_std^2` at the start. With `visible` it reads only the first `visible` input
+    coordinates, and its weights on the others are zero.
     """
     first = init_std * jr.normal(key, (hidden, input_dim), dtype)
+    if visible is not None:
+        first = jnp.where(jnp.arange(input_dim) < visible, first, jnp.zeros((), dtype))
     second = jnp.full(hidden, second_layer_init, dtype)
-    return TwoLayerNetwork(first, second, activation, output)
+    return TwoLayerNetwork(first, second, activation, output, visible)
 
 
 class RandomFeatureModel(eqx.Module):

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scalinglaws.cli import main
-from scalinglaws.experiment import load_results
+from scalinglaws.cli import configs_dir, main
+from scalinglaws.experiment import load_config, load_results
 
 
 TINY = """
@@ -145,6 +145,26 @@ def test_power_law_sweep_arrays(tiny, tmp_path):
     np.testing.assert_allclose(arrays["Q_theory"], arrays["Q_blocks_theory"].sum(3), rtol=1e-12)
 
 
+def test_student_reading_the_leading_blocks(tiny, tmp_path):
+    """`student.visible_blocks`: the unread blocks' weights stay zero in simulation and theory."""
+    out = tmp_path / "visible"
+    code = _run(
+        tiny,
+        out,
+        "data.spectrum=power_law",
+        "data.distinct_eigenvalues=4",
+        "student.visible_blocks=2",
+        "theory.solver=stiff",
+    )
+    assert code == 0
+    arrays = load_results(out)
+    for kind in ("sim", "theory"):
+        q = arrays[f"Q_blocks_{kind}"]
+        assert np.all(q[..., 2:, :, :] == 0) and np.all(q[..., -1, :2, :, :].diagonal(0, -2, -1) > 0)
+    gap = np.abs(arrays["eps_g_theory"].mean(0) - arrays["eps_g_sim"].mean(0)) / arrays["eps_g_theory"].mean(0)
+    assert gap.max() < 0.3, gap
+
+
 def test_bad_config_exits_2_naming_the_key_and_writes_nothing(tiny, tmp_path, capsys):
     out = tmp_path / "bad"
     assert main(["run", str(tiny), "--out", str(out), "--set", "data.input_dim=-3"]) == 2
@@ -216,8 +236,11 @@ def test_console_script_and_list(tiny, tmp_path):
 )
 def test_every_shipped_config_runs_with_theory_at_small_scale(name, tmp_path):
     out = tmp_path / name
+    config = load_config(configs_dir() / f"{name}.toml")
+    blocks = config["data"]["distinct_eigenvalues"] if config["data"]["spectrum"] == "power_law" else None
+    size = 60 if blocks is None else blocks * max(1, 64 // blocks)  # the blocks must divide N
     code = _run(
-        name, out, "data.input_dim=60", "training.seeds=1", "training.alpha_max=2", "training.points_per_decade=3"
+        name, out, f"data.input_dim={size}", "training.seeds=1", "training.alpha_max=2", "training.points_per_decade=3"
     )
     assert code == 0
     arrays = load_results(out)

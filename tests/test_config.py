@@ -32,6 +32,15 @@ def test_defaults_fill_every_key():
         ({"teacher": {"activation": "sigmoid"}}, "teacher.activation"),
         ({"teacher": {"init": "orthonormal", "hidden": 600}}, "teacher.init"),
         ({"student": {"init_std": -1}}, "student.init_std"),
+        ({"student": {"visible_blocks": 2}}, "student.visible_blocks"),
+        (
+            {
+                "data": {"spectrum": "power_law", "input_dim": 16, "distinct_eigenvalues": 4},
+                "student": {"visible_blocks": 5},
+            },
+            "student.visible_blocks",
+        ),
+        ({"theory": {"solver": "implicit"}}, "theory.solver"),
         ({"student": {"train_second_layer": "yes"}}, "student.train_second_layer"),
         ({"training": {"learning_rate": 0}}, "training.learning_rate"),
         ({"training": {"learning_rate": [0.1, -1]}}, "training.learning_rate"),

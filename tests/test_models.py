@@ -40,6 +40,8 @@ def test_bad_shapes_are_rejected():
         sl.TwoLayerNetwork(np.zeros((3, 5)), np.zeros(3), sl.Erf(), output="max")
     with pytest.raises(ValueError, match="hidden"):
         sl.teacher_network(3, 5, sl.Erf(), init="orthonormal", key=jax.random.key(0))
+    with pytest.raises(ValueError, match="visible"):
+        sl.TwoLayerNetwork(np.zeros((3, 5)), np.zeros(3), sl.Erf(), visible=6)
 
 
 def _loss(model, x, y):
@@ -49,10 +51,20 @@ def _loss(model, x, y):
 @pytest.mark.parametrize("activation", [sl.Erf(), sl.ReLU(), sl.Hermite(3)], ids=lambda g: g.name)
 @pytest.mark.parametrize("output", ["sum", "sqrt"])
 @pytest.mark.parametrize("train_second", [False, True])
-def test_sgd_step_is_a_gradient_step(activation, output, train_second, getkey):
+@pytest.mark.parametrize("visible", [None, 12])
+def test_sgd_step_is_a_gradient_step(activation, output, train_second, visible, getkey):
+    """Also for a student reading only its first `visible` inputs: its other weights stay zero."""
     n, eta, eta_v = 30, 0.7, 0.3
     student = sl.student_network(
-        n, 3, activation, output=output, init_std=0.5, second_layer_init=0.8, dtype=jnp.float64, key=getkey()
+        n,
+        3,
+        activation,
+        output=output,
+        init_std=0.5,
+        second_layer_init=0.8,
+        visible=visible,
+        dtype=jnp.float64,
+        key=getkey(),
     )
     x = jax.random.normal(getkey(), (n,), jnp.float64)
     y = jnp.asarray(0.4)
@@ -61,6 +73,10 @@ def test_sgd_step_is_a_gradient_step(activation, output, train_second, getkey):
     np.testing.assert_allclose(stepped.first, student.first - eta * grads.first, rtol=1e-12, atol=1e-14)
     expected_second = student.second - (eta_v / n) * grads.second if train_second else student.second
     np.testing.assert_allclose(stepped.second, expected_second, rtol=1e-12, atol=1e-14)
+    if visible is not None:
+        assert np.all(np.asarray(stepped.first)[:, visible:] == 0) and np.all(
+            np.asarray(stepped.first)[:, :visible] != 0
+        )
 
 
 def test_random_feature_step_trains_only_the_readout(getkey):

@@ -13,7 +13,7 @@ from scalinglaws.theory import BlockArgs, BlockState, EigenBlockODE, Rodas4, den
 
 
 def _smooth(t, y, args):
-    return {"u": -y["u"] ** 2 + 0.1 * jnp.cos(t)}
+    return {"u": -(y["u"] ** 2) + 0.1 * jnp.cos(t)}
 
 
 def test_rodas4_is_fourth_order():

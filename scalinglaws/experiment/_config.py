@@ -108,6 +108,14 @@ KEYS: dict[str, dict[str, Key]] = {
         "activation": Key("str", "erf", _ACTIVATION_DOC, check=_activation_check),
         "output": Key("choice", "sum", "output scaling: sum, mean (1/K), sqrt (1/sqrt K)", choices=OUTPUT_SCALINGS),
         "init_std": Key("float", 1e-3, "sigma_J: first-layer weights ~ N(0, sigma_J^2)", minimum=0),
+        "visible_blocks": Key(
+            "int",
+            None,
+            "L_s: the student reads only the inputs of the L_s largest eigenvalue blocks (P = K N L_s / L "
+            "trainable weights; default all)",
+            minimum=1,
+            optional=True,
+        ),
         "train_second_layer": Key("bool", False, "train the second layer v"),
         "second_layer_init": Key("float", 1.0, "initial value of every v_k"),
         "second_layer_learning_rate": Key(
@@ -191,12 +199,16 @@ def _check_value(where: str, spec: Key, value: Any) -> Any:
 def _cross_checks(config: dict) -> None:
     data, teacher, training = config["data"], config["teacher"], config["training"]
     n = data["input_dim"]
+    distinct = 1
     if data["spectrum"] == "power_law":
         distinct = data["distinct_eigenvalues"] if data["distinct_eigenvalues"] is not None else n
         if n % distinct:
             raise ConfigError("data.distinct_eigenvalues", f"must divide data.input_dim = {n}, got {distinct}")
     elif data["distinct_eigenvalues"] not in (None, 1):
         raise ConfigError("data.distinct_eigenvalues", "only applies with data.spectrum = 'power_law'")
+    visible = config["student"]["visible_blocks"]
+    if visible is not None and visible > distinct:
+        raise ConfigError("student.visible_blocks", f"must be in [1, {distinct}] (the number of eigenvalue blocks)")
     if teacher["init"] == "orthonormal" and teacher["hidden"] > n:
         raise ConfigError("teacher.init", f"orthonormal needs teacher.hidden <= data.input_dim = {n}")
     if training["alpha_min"] >= training["alpha_max"]:

@@ -60,6 +60,15 @@ def _device() -> str:
     return f"{device.platform}: {getattr(device, 'device_kind', '')} x{jax.device_count()}".strip()
 
 
+def visible_inputs(config: Config) -> int | None:
+    """The student's number of visible input coordinates, `N L_s / L` (None: all)."""
+    blocks = config["student"]["visible_blocks"]
+    if blocks is None:
+        return None
+    n = config["data"]["input_dim"]
+    return n * blocks // build_data(config).distinct
+
+
 def _factories(config: Config):
     """`make_teacher(key)` and `make_student(key)` of the config."""
     data, teacher, student, training = config["data"], config["teacher"], config["student"], config["training"]
@@ -84,6 +93,7 @@ def _factories(config: Config):
         output=student["output"],
         init_std=student["init_std"],
         second_layer_init=student["second_layer_init"],
+        visible=visible_inputs(config),
         dtype=dtype,
     )
     return (lambda key: make_teacher(key=key)), (lambda key: make_student(key=key))

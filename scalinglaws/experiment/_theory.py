@@ -157,7 +157,12 @@ def solve_theory(
     if blocks:
         state = BlockState(tile(initial.q_blocks), tile(initial.r_blocks), tile(initial.v))
         lam = tile(np.broadcast_to(np.asarray(eigenvalues, np.float64), (seeds, len(eigenvalues))))
-        args = BlockArgs(eta, eta_v, tile(initial.t_blocks), lam, tile(initial.a), noise)
+        visible_blocks = student["visible_blocks"]
+        visible = None
+        if visible_blocks is not None:
+            mask = (np.arange(len(eigenvalues)) < visible_blocks).astype(np.float64)
+            visible = tile(np.broadcast_to(mask, (seeds, mask.size)))
+        args = BlockArgs(eta, eta_v, tile(initial.t_blocks), lam, tile(initial.a), noise, visible)
     else:
         state = SCMState(tile(initial.q), tile(initial.r), tile(initial.v))
         args = SCMArgs(eta, eta_v, tile(initial.t), tile(initial.a), noise)

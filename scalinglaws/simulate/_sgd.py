@@ -4,7 +4,8 @@ Learning rates are scaled per layer so that `alpha = steps / N` is the time of t
 order-parameter ODEs (Saad & Solla 1995; Goldt et al. 2019; `shared/DESIGN.md`):
 
 - first layer:  `w_k <- w_k + (eta / sqrt(N)) c_K v_k delta g'(lambda_k) x`, i.e. a gradient step
-  of size `eta` on `W` (whose gradient carries the `1/sqrt(N)` of the local field);
+  of size `eta` on `W` (whose gradient carries the `1/sqrt(N)` of the local field); a network
+  that reads only its first `visible` inputs moves only those weights;
 - second layer: `v_k <- v_k + (eta_v / N) c_K delta g(lambda_k)`, a gradient step of size `eta_v / N`;
 - random-feature readout: `a_k <- a_k + (eta / N) c_K delta g(f_k . x / sqrt(N))`;
 
@@ -46,11 +47,13 @@ def sgd_step(
     eta = jnp.asarray(rates.first, dtype)
     g = student.activation
     if isinstance(student, TwoLayerNetwork):
-        pre = student.first @ x / math.sqrt(n)
+        pre = student.fields(x)
         act = g(pre)
         scaled = student.scale * student.second
         delta = target - scaled @ act
-        first = student.first + (eta / math.sqrt(n)) * (scaled * delta * g.derivative(pre))[:, None] * x[None, :]
+        seen = student.visible
+        step = (eta / math.sqrt(n)) * (scaled * delta * g.derivative(pre))[:, None] * x[None, :seen]
+        first = student.first + step if seen == n else student.first.at[:, :seen].add(step)
         if not train_second_layer:
             return eqx.tree_at(lambda s: s.first, student, first)
         eta_v = jnp.asarray(rates.second, dtype)

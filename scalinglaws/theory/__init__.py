@@ -21,6 +21,8 @@ from ._linear import (
     linear_block_errors as linear_block_errors,
     linear_critical_learning_rate as linear_critical_learning_rate,
     linear_learning_curve as linear_learning_curve,
+    linear_parameter_floor as linear_parameter_floor,
+    linear_power_law as linear_power_law,
 )
 from ._rosenbrock import Rodas4 as Rodas4, dense_factorise as dense_factorise
 from ._scm import (

@@ -49,7 +49,11 @@ class BlockState(NamedTuple):
 
 
 class BlockArgs(NamedTuple):
-    """As `SCMArgs`, with the teacher's block overlaps `t` (L, M, M) and the `eigenvalues` (L,)."""
+    """As `SCMArgs`, with the teacher's block overlaps `t` (L, M, M) and the `eigenvalues` (L,).
+
+    `visible` (L,), optional: 1 for the blocks the student reads, 0 for the others, whose overlaps
+    then stay fixed (a student restricted to the leading eigendirections; its weights there are 0).
+    """
 
     learning_rate: Float[Array, ""]
     second_layer_rate: Float[Array, ""]
@@ -57,6 +61,7 @@ class BlockArgs(NamedTuple):
     eigenvalues: Float[Array, " L"]
     teacher_second: Float[Array, " M"]
     noise_std: Float[Array, ""]
+    visible: Float[Array, " L"] | None = None
 
 
 def _weighted(eigenvalues: Array, blocks: Array) -> Array:
@@ -114,6 +119,8 @@ class EigenBlockODE(AbstractTwoLayerODE):
         )
         noise, dv = self._shared_drift(cov, w, state.v, args)
         dq = dq + eta**2 * (lam / lam.shape[0])[:, None, None] * noise[None]
+        if args.visible is not None:
+            dq, dr = args.visible[:, None, None] * dq, args.visible[:, None, None] * dr
         return BlockState(dq, dr, dv)
 
     def factorise(self, alpha, state: BlockState, args: BlockArgs, c) -> Callable[[BlockState], BlockState]:
@@ -134,10 +141,12 @@ class EigenBlockODE(AbstractTwoLayerODE):
         def split_z(z):
             return z[:nq].reshape(k, k), z[nq:dim].reshape(k, m), z[dim:]
 
-        def block_flat(s, t, lam_l, z):
+        visible = jnp.ones_like(lam) if args.visible is None else args.visible
+
+        def block_flat(s, t, lam_l, visible_l, z):
             cov, w = self._globals(*split_z(z), args)
             dq, dr = self._block_drift(s[:nq].reshape(k, k), s[nq:].reshape(k, m), t, lam_l, cov, w, eta)
-            return jnp.concatenate([dq.ravel(), dr.ravel()])
+            return visible_l * jnp.concatenate([dq.ravel(), dr.ravel()])
 
         def shared_flat(z):
             qbar, rbar, v = split_z(z)
@@ -146,10 +155,11 @@ class EigenBlockODE(AbstractTwoLayerODE):
         s = jnp.concatenate([state.q.reshape(blocks, nq), state.r.reshape(blocks, k * m)], axis=1)
         qbar, rbar, _ = self.field_overlaps(state, args)
         z = jnp.concatenate([qbar.ravel(), rbar.ravel(), state.v])
-        diag = jax.vmap(jax.jacfwd(block_flat), in_axes=(0, 0, 0, None))(s, args.t, lam, z)  # (L, d, d)
-        coupling = jax.vmap(jax.jacfwd(block_flat, argnums=3), in_axes=(0, 0, 0, None))(s, args.t, lam, z)
+        axes = (0, 0, 0, 0, None)
+        diag = jax.vmap(jax.jacfwd(block_flat), in_axes=axes)(s, args.t, lam, visible, z)  # (L, d, d)
+        coupling = jax.vmap(jax.jacfwd(block_flat, argnums=4), in_axes=axes)(s, args.t, lam, visible, z)
         noise_jac, v_jac = jax.jacfwd(shared_flat)(z)  # (K, K, dim z), (K, dim z)
-        noise_rows = eta**2 * (lam / blocks)[:, None, None] * noise_jac.reshape(nq, -1)[None]
+        noise_rows = eta**2 * (visible * lam / blocks)[:, None, None] * noise_jac.reshape(nq, -1)[None]
         coupling = coupling.at[:, :nq].add(noise_rows)  # (L, d, dim z)
 
         eye = jnp.eye(dim, dtype=s.dtype)
