@@ -118,9 +118,10 @@ def teacher_network(
     activation: AbstractActivation,
     *,
     output: OutputScaling = "sum",
-    init: Literal["gaussian", "orthonormal"] = "gaussian",
+    init: Literal["gaussian", "orthonormal", "block_orthonormal"] = "gaussian",
     second_layer: Literal["ones", "power_law"] = "ones",
     second_layer_exponent: float = 1.0,
+    blocks: int = 1,
     dtype=jnp.float32,
     key: PRNGKeyArray,
 ) -> TwoLayerNetwork:
@@ -129,21 +130,31 @@ def teacher_network(
     **Arguments:**
 
     - `init`: `"gaussian"` draws `B_nm ~ N(0, 1)` (so `T = I + O(1/sqrt(N))`); `"orthonormal"`
-      draws orthonormal rows scaled by `sqrt(N)`, so that `T = I` exactly (needs `M <= N`).
+      draws orthonormal rows scaled by `sqrt(N)`, so that `T = I` exactly (needs `M <= N`);
+      `"block_orthonormal"` makes the rows orthonormal within each of `blocks` consecutive blocks of
+      `N / blocks` coordinates (the eigenvalue blocks of `GaussianData`), so that every block holds
+      the same share, `t^(l) = B P_l B^T / N = I / blocks` exactly (needs `M <= N / blocks`): the
+      symmetric teacher for which the eigen-block ODE has a symmetric plateau.
     - `second_layer`: `"ones"` (`A_p = 1`) or `"power_law"` with `A_p ∝ p^-exponent` and
       `sum_p A_p^2 = 1`.
     """
     if init == "gaussian":
         first = jr.normal(key, (hidden, input_dim), dtype)
-    elif init == "orthonormal":
-        if hidden > input_dim:
-            raise ValueError(f"an orthonormal teacher needs hidden ({hidden}) <= input_dim ({input_dim})")
-        gauss = jr.normal(key, (input_dim, hidden), jnp.float64)
+    elif init in ("orthonormal", "block_orthonormal"):
+        parts = blocks if init == "block_orthonormal" else 1
+        if input_dim % parts or hidden > input_dim // parts:
+            raise ValueError(
+                f"an {init} teacher needs blocks ({parts}) dividing input_dim ({input_dim}) and hidden ({hidden}) "
+                f"<= input_dim / blocks"
+            )
+        size = input_dim // parts
+        gauss = jr.normal(key, (parts, size, hidden), jnp.float64)
         basis, upper = jnp.linalg.qr(gauss)
-        basis = basis * jnp.sign(jnp.diagonal(upper))[None, :]
-        first = (math.sqrt(input_dim) * basis.T).astype(dtype)
+        basis = basis * jnp.sign(jnp.diagonal(upper, axis1=-2, axis2=-1))[:, None, :]
+        # Rows of norm^2 N / parts within each block: B P_l B^T / N = I / parts.
+        first = (math.sqrt(size) * jnp.moveaxis(basis, 2, 0).reshape(hidden, input_dim)).astype(dtype)
     else:
-        raise ValueError(f"teacher init must be 'gaussian' or 'orthonormal', got {init!r}")
+        raise ValueError(f"teacher init must be 'gaussian', 'orthonormal' or 'block_orthonormal', got {init!r}")
     if second_layer == "ones":
         second = jnp.ones(hidden, dtype)
     elif second_layer == "power_law":

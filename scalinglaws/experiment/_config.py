@@ -90,8 +90,9 @@ KEYS: dict[str, dict[str, Key]] = {
         "init": Key(
             "choice",
             "gaussian",
-            "first layer: gaussian (B ~ N(0,1)) or orthonormal (T = I exactly)",
-            choices=("gaussian", "orthonormal"),
+            "first layer: gaussian (B ~ N(0,1)), orthonormal (T = I exactly), or block_orthonormal "
+            "(orthonormal within each eigenvalue block: every block overlap t^(l) = I / L exactly)",
+            choices=("gaussian", "orthonormal", "block_orthonormal"),
         ),
         "second_layer": Key(
             "choice",
@@ -211,6 +212,10 @@ def _cross_checks(config: dict) -> None:
         raise ConfigError("student.visible_blocks", f"must be in [1, {distinct}] (the number of eigenvalue blocks)")
     if teacher["init"] == "orthonormal" and teacher["hidden"] > n:
         raise ConfigError("teacher.init", f"orthonormal needs teacher.hidden <= data.input_dim = {n}")
+    if teacher["init"] == "block_orthonormal" and teacher["hidden"] > n // distinct:
+        raise ConfigError(
+            "teacher.init", f"block_orthonormal needs teacher.hidden <= data.input_dim / L = {n // distinct}"
+        )
     if training["alpha_min"] >= training["alpha_max"]:
         raise ConfigError("training.alpha_min", f"must be < training.alpha_max = {training['alpha_max']:g}")
     if round(training["alpha_max"] * n) < 1:

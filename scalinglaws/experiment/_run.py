@@ -83,6 +83,7 @@ def _factories(config: Config):
         init=teacher["init"],
         second_layer=teacher["second_layer"],
         second_layer_exponent=teacher["second_layer_exponent"],
+        blocks=build_data(config).distinct,
         dtype=dtype,
     )
     make_student = functools.partial(

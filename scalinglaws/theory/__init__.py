@@ -6,6 +6,8 @@ from ._analysis import (
     local_exponent as local_exponent,
     plateau_escape as plateau_escape,
     plateau_interval as plateau_interval,
+    predicted_plateau_length as predicted_plateau_length,
+    specialisation as specialisation,
     symmetric_fixed_point as symmetric_fixed_point,
     symmetric_state as symmetric_state,
 )

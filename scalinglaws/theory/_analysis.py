@@ -11,6 +11,20 @@ Definitions used throughout the project:
 - **linearisation**: the Jacobian of the right-hand side at a fixed point, flattened over the
   state; its largest real eigenvalue is the escape rate from an unstable fixed point, the
   least negative one the slowest convergence rate to a stable one.
+- **specialisation** `S = |tr Rbar - sum_{i != n} Rbar_in / (M - 1)|` (K = M): how much each student
+  unit prefers one teacher unit over the others, in field space; 0 on the symmetric plateau, 2 at
+  perfect specialisation with `T = I`.
+
+**Plateau length.** Near the symmetric fixed point the asymmetry grows as `exp(mu alpha)` with `mu`
+the escape rate, from its initial size `S_0 = S(alpha = 0)` (set by `sigma_J` and N: for Gaussian
+weights `S_0 ~ 2 sigma_J (sum_l lambda_l^2 / (N L))^(1/2)`) to `S ≈ 1` at the escape, so
+
+    plateau length ≈ ln(1 / S_0) / mu(L, K, beta, eta)          (`predicted_plateau_length`).
+
+For power-law inputs the escape rate grows with the top eigenvalue (`mu ≈ 0.0043 lambda_1` for the
+erf K = M = 2 student at eta = 0.1 and large L), while reaching the plateau needs every block, down
+to the slowest, to fill: the plateau shortens as L grows and vanishes once the escape comes before
+the curve reaches it (measured in `experiments/plateau_length.py`).
 """
 
 from typing import NamedTuple
@@ -22,6 +36,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 from jaxtyping import Array, ArrayLike, Float
 
+from ._blocks import BlockArgs, BlockState, EigenBlockODE
 from ._scm import SCMArgs, SCMState, SoftCommitteeODE
 
 
@@ -31,6 +46,8 @@ __all__ = [
     "local_exponent",
     "plateau_escape",
     "plateau_interval",
+    "predicted_plateau_length",
+    "specialisation",
     "symmetric_fixed_point",
     "symmetric_state",
 ]
@@ -51,13 +68,23 @@ def symmetric_state(k: int, m: int, q: float, c: float, r: float, v: float = 1.0
 
 
 def symmetric_fixed_point(
-    ode: SoftCommitteeODE, args: SCMArgs, guess: tuple[float, float, float] = (0.35, 0.3, 0.4), iterations: int = 60
-) -> SCMState:
-    """The unspecialised fixed point (plateau) of the SCM ODE, by Newton's method on `(q, c, r)`.
+    ode: SoftCommitteeODE | EigenBlockODE,
+    args: SCMArgs | BlockArgs,
+    guess: tuple[float, float, float] = (0.35, 0.3, 0.4),
+    iterations: int = 60,
+) -> SCMState | BlockState:
+    """The unspecialised fixed point (plateau), by Newton's method on `(q, c, r)`.
 
     The symmetric subspace (`symmetric_state`) is invariant when the teacher is symmetric
     (`T = I`, equal `A_n`), so the fixed point solves three equations: `dQ_11 = dQ_12 = dR_11 = 0`
     (two when K = 1). The second layer is held fixed.
+
+    For the eigen-block ODE the teacher must fill the blocks equally, `t^(l) = Tbar / sum_l lambda_l`
+    (as a teacher with orthonormal rows in random directions does as N -> infinity). Every block's
+    drift is then `lambda_l` times one function of its own overlaps and of the field covariances,
+    so the fixed point has equal blocks, `q^(l) = Qbar / sum_l lambda_l` (likewise `r^(l)`), with
+    `(Qbar, Rbar)` solving three equations as above; with `sum_l lambda_l = L` (`trace`
+    normalisation) it is the isotropic plateau.
     """
     k, m = ode.student_hidden, ode.teacher_hidden
     x = jnp.asarray(guess if k > 1 else (guess[0], guess[2]), jnp.float64)
@@ -65,13 +92,29 @@ def symmetric_fixed_point(
         x, residual = _newton_step(ode, args, x)
     if not np.all(np.abs(np.asarray(residual)) < 1e-10):
         raise ValueError("symmetric_fixed_point: Newton did not converge; try another guess")
-    return symmetric_state(k, m, x[0], x[1] if k > 1 else 0.0, x[-1])
+    return _embed(ode, args, symmetric_state(k, m, x[0], x[1] if k > 1 else 0.0, x[-1]))
 
 
-def _symmetric_residual(ode: SoftCommitteeODE, args: SCMArgs, x):
+def _embed(ode, args, state: SCMState) -> SCMState | BlockState:
+    """The field-level state `state` as an ODE state: itself, or equal blocks `state / sum_l lambda_l`."""
+    if not isinstance(ode, EigenBlockODE):
+        return state
+    total = jnp.sum(args.eigenvalues)
+    blocks = args.eigenvalues.shape[0]
+    return BlockState(
+        jnp.broadcast_to(state.q / total, (blocks, *state.q.shape)),
+        jnp.broadcast_to(state.r / total, (blocks, *state.r.shape)),
+        state.v,
+    )
+
+
+def _symmetric_residual(ode, args, x):
     k, m = ode.student_hidden, ode.teacher_hidden
-    d = ode(0.0, symmetric_state(k, m, x[0], x[1] if k > 1 else 0.0, x[-1]), args)
-    return jnp.stack([d.q[0, 0]] + ([d.q[0, 1]] if k > 1 else []) + [d.r[0, 0]])
+    d = ode(0.0, _embed(ode, args, symmetric_state(k, m, x[0], x[1] if k > 1 else 0.0, x[-1])), args)
+    q, r = (d.q[0], d.r[0]) if isinstance(ode, EigenBlockODE) else (d.q, d.r)
+    if isinstance(ode, EigenBlockODE):
+        q, r = q / args.eigenvalues[0], r / args.eigenvalues[0]
+    return jnp.stack([q[0, 0]] + ([q[0, 1]] if k > 1 else []) + [r[0, 0]])
 
 
 @eqx.filter_jit
@@ -98,29 +141,58 @@ class Linearisation(NamedTuple):
         return -self.escape_rate
 
 
-def linearise(ode: SoftCommitteeODE, state: SCMState, args: SCMArgs) -> Linearisation:
-    """The Jacobian of the ODE at `state` over the independent entries (`Q` is symmetric: its
-    upper triangle only; `v` only when the second layer is trained)."""
-    k = ode.student_hidden
-    upper = np.triu_indices(k)
-
-    def pack(s: SCMState):
-        parts = (s.q[upper], s.r, s.v) if ode.train_second_layer else (s.q[upper], s.r)
-        return ravel_pytree(parts)[0]
-
-    flat, unravel = ravel_pytree(
-        (state.q[upper], state.r, state.v) if ode.train_second_layer else (state.q[upper], state.r)
-    )
-
-    def unpack(x) -> SCMState:
-        parts = unravel(x)
-        q = jnp.zeros((k, k), x.dtype).at[upper].set(parts[0])
-        q = q + jnp.triu(q, 1).T
-        return SCMState(q, parts[1], parts[2] if ode.train_second_layer else state.v)
-
-    jac = jax.jacfwd(lambda x: pack(ode(0.0, unpack(x), args)))(flat)
+def linearise(ode: SoftCommitteeODE | EigenBlockODE, state, args) -> Linearisation:
+    """The Jacobian of the ODE at `state` over the independent entries (`Q` and every `q^(l)` are
+    symmetric: upper triangles only; `v` only when the second layer is trained). Dense: for the
+    eigen-block ODE this is `L (K(K+1)/2 + K M)` square, fine up to a few hundred blocks."""
+    jac = _jacobian(ode, state, args)
     eig = np.linalg.eigvals(np.asarray(jac))
     return Linearisation(jac, eig[np.argsort(-eig.real)])
+
+
+@eqx.filter_jit
+def _jacobian(ode, state, args):
+    upper = np.triu_indices(ode.student_hidden)
+    kind = type(state)
+
+    def independent(s):
+        q = s.q[..., upper[0], upper[1]]
+        return (q, s.r, s.v) if ode.train_second_layer else (q, s.r)
+
+    flat, unravel = ravel_pytree(independent(state))
+
+    def unpack(x):
+        parts = unravel(x)
+        q = jnp.zeros(state.q.shape, x.dtype).at[..., upper[0], upper[1]].set(parts[0])
+        q = q + jnp.swapaxes(jnp.triu(q, 1), -1, -2)
+        return kind(q, parts[1], parts[2] if ode.train_second_layer else state.v)
+
+    return jax.jacfwd(lambda x: ravel_pytree(independent(ode(0.0, unpack(x), args)))[0])(flat)
+
+
+def specialisation(r: Float[ArrayLike, "... K M"]) -> np.ndarray:
+    """`S = |tr R - sum_{i != n} R_in / (M - 1)|` of field overlaps `R` (K = M >= 2; module docstring)."""
+    r = np.asarray(r, np.float64)
+    k, m = r.shape[-2:]
+    if k != m or m < 2:
+        raise ValueError(f"specialisation needs K = M >= 2, got K = {k}, M = {m}")
+    trace = np.trace(r, axis1=-2, axis2=-1)
+    return np.abs(trace - (r.sum((-2, -1)) - trace) / (m - 1))
+
+
+def predicted_plateau_length(
+    ode: SoftCommitteeODE | EigenBlockODE,
+    args: SCMArgs | BlockArgs,
+    initial_rbar: Float[ArrayLike, "K M"],
+    escape_specialisation: float = 1.0,
+) -> float:
+    """`ln(escape_specialisation / S_0) / mu`: the plateau length predicted from the escape rate `mu`
+    at the symmetric fixed point and the initial asymmetry `S_0 = specialisation(initial_rbar)`
+    (module docstring). `args` must have a symmetric teacher (`symmetric_fixed_point`)."""
+    mu = linearise(ode, symmetric_fixed_point(ode, args), args).escape_rate
+    if mu <= 0:
+        raise ValueError("the symmetric fixed point is stable: there is no escape")
+    return float(np.log(escape_specialisation / specialisation(initial_rbar)) / mu)
 
 
 def plateau_interval(alpha: Float[ArrayLike, " T"], eps: Float[ArrayLike, " T"], plateau: float) -> tuple[float, float]:

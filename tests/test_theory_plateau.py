@@ -1,0 +1,86 @@
+"""The plateau of the eigen-resolved ODE: its fixed point, escape rate and length against L and eta."""
+
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+import scalinglaws as sl
+from scalinglaws.theory import (
+    BlockArgs,
+    BlockState,
+    EigenBlockODE,
+    SCMArgs,
+    SoftCommitteeODE,
+    linearise,
+    plateau_interval,
+    predicted_plateau_length,
+    solve_soft_committee,
+    specialisation,
+    symmetric_fixed_point,
+)
+
+
+def _setup(blocks, eta, n=1024, init_std=0.01, k=2):
+    data = sl.power_law(n, 1.0, blocks)
+    teacher = sl.teacher_network(
+        n, k, sl.Erf(), init="block_orthonormal", blocks=blocks, dtype=jnp.float64, key=jr.key(0)
+    )
+    student = sl.student_network(n, k, sl.Erf(), init_std=init_std, dtype=jnp.float64, key=jr.key(1))
+    w, b = student.first, teacher.first
+    ode = EigenBlockODE(sl.Erf(), k, k)
+    args = BlockArgs(
+        jnp.asarray(eta), jnp.asarray(0.0), data.block_overlaps(b, b), data.eigenvalues, jnp.ones(k), jnp.asarray(0.0)
+    )
+    return ode, args, BlockState(data.block_overlaps(w, w), data.block_overlaps(w, b), jnp.ones(k))
+
+
+def test_block_plateau_is_the_isotropic_plateau():
+    """Equal teacher blocks: the block fixed point has equal blocks and the isotropic eps_g; with
+    L = 1 the whole spectrum equals the isotropic ODE's."""
+    iso = SoftCommitteeODE(sl.Erf(), 2, 2)
+    iso_args = SCMArgs(jnp.asarray(0.1), jnp.asarray(0.0), jnp.eye(2), jnp.ones(2), jnp.asarray(0.0))
+    iso_fixed = symmetric_fixed_point(iso, iso_args)
+    plateau = float(iso.generalisation_error(iso_fixed, iso_args))
+    for blocks in (1, 4, 16):
+        ode, args, _ = _setup(blocks, 0.1)
+        fixed = symmetric_fixed_point(ode, args)
+        np.testing.assert_allclose(float(ode.generalisation_error(fixed, args)), plateau, rtol=1e-10)
+        drift = ode(0.0, fixed, args)
+        assert float(jnp.max(jnp.abs(drift.q))) < 1e-12 and float(jnp.max(jnp.abs(drift.r))) < 1e-12
+    ode, args, _ = _setup(1, 0.1)
+    np.testing.assert_allclose(
+        linearise(ode, symmetric_fixed_point(ode, args), args).eigenvalues,
+        linearise(iso, iso_fixed, iso_args).eigenvalues,
+        rtol=1e-8,
+        atol=1e-12,
+    )
+
+
+def test_escape_rate_grows_with_the_top_eigenvalue():
+    rates = []
+    for blocks in (1, 2, 4, 8, 16):
+        ode, args, _ = _setup(blocks, 0.1)
+        rates.append(linearise(ode, symmetric_fixed_point(ode, args), args).escape_rate / float(args.eigenvalues[0]))
+    assert rates[0] > 0 and np.all(np.diff(rates) < 0)
+    # For many blocks the escape is carried by the top block alone: mu / lambda_1 settles.
+    steps = -np.diff(rates)
+    assert np.all(np.diff(steps) < 0) and steps[-1] < 0.05 * rates[-1], rates
+
+
+@pytest.mark.parametrize("blocks", [1, 2, 4])
+def test_plateau_length_follows_the_linearisation(blocks):
+    """Measured plateau length (ODE from sampled weights, N = 1024) against ln(1 / S_0) / mu, over
+    L, eta and sigma_J (0.01 and 0.001: S_0 and the length change by ln(10) / mu)."""
+    alpha = jnp.asarray(np.concatenate([[0.0], np.logspace(-1, 3.5, 300)]))
+    for eta, init_std in ((0.2, 0.01), (0.4, 0.01), (0.4, 0.001)):
+        ode, args, state = _setup(blocks, eta, init_std=init_std)
+        fixed = symmetric_fixed_point(ode, args)
+        _, eps = solve_soft_committee(ode, state, args, alpha)
+        start, escape = plateau_interval(
+            np.asarray(alpha), np.asarray(eps), float(ode.generalisation_error(fixed, args))
+        )
+        rbar = np.einsum("l,lkn->kn", np.asarray(args.eigenvalues), np.asarray(state.r))
+        predicted = predicted_plateau_length(ode, args, rbar)
+        np.testing.assert_allclose(escape - start, predicted, rtol=0.1)
+        assert specialisation(rbar) < 1e-2
