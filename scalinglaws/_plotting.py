@@ -19,9 +19,9 @@ def learning_curve_figure(arrays: Mapping[str, np.ndarray], title: str = "", the
 
     **Arguments:**
 
-    - `arrays`: a run's arrays: `alpha` (T,), `eps_g_sim` (S, T) or (H, S, T) for a learning-rate
-      sweep (with `learning_rate` (H,)), and optionally `eps_g_theory` of shape (T,), (S, T),
-      (H, T) or (H, S, T); a seed axis of the theory is averaged.
+    - `arrays`: a run's arrays: `alpha` (T,), `eps_g_sim` (S, T) or (H, S, T) for a sweep (with
+      `learning_rate` (H,) or `distinct_eigenvalues` (H,)), and optionally `eps_g_theory` of shape
+      (T,), (S, T), (H, T) or (H, S, T); a seed axis of the theory is averaged.
     - `title`: the figure's title.
     - `theory_floor`: theory values below it (the solver's resolution of eps_g) are not drawn.
     """
@@ -32,10 +32,15 @@ def learning_curve_figure(arrays: Mapping[str, np.ndarray], title: str = "", the
     sim = arrays.get("eps_g_sim")
     theory = arrays.get("eps_g_theory")
     rates = arrays.get("learning_rate")
+    if rates is None and "distinct_eigenvalues" in arrays:
+        rates = arrays["distinct_eigenvalues"]
+        labels = [f"L = {value:g}" for value in rates]
+    else:
+        labels = [] if rates is None else [f"eta = {value:g}" for value in rates]
     n_curves = 1 if rates is None else len(rates)
     colors = [f"C{i % 10}" for i in range(n_curves)]
     for h in range(n_curves):
-        label = "" if rates is None else f"eta = {rates[h]:g}"
+        label = "" if rates is None else labels[h]
         if sim is not None and sim.size:
             runs = sim if rates is None else sim[h]
             with warnings.catch_warnings():  # all-NaN columns after a recorded divergence

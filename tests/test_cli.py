@@ -145,6 +145,22 @@ def test_power_law_sweep_arrays(tiny, tmp_path):
     np.testing.assert_allclose(arrays["Q_theory"], arrays["Q_blocks_theory"].sum(3), rtol=1e-12)
 
 
+def test_spectrum_sweep_arrays(tiny, tmp_path):
+    """A sweep over L: one run, blocks on the finest partition, theory from each run's own start."""
+    out = tmp_path / "spectra"
+    assert _run(tiny, out, "data.spectrum=power_law", "data.distinct_eigenvalues=[1, 4, 8]") == 0
+    arrays = load_results(out)
+    t = arrays["alpha"].size
+    np.testing.assert_array_equal(arrays["distinct_eigenvalues"], [1, 4, 8])
+    assert arrays["eigenvalues"].shape == (3, 8) and "learning_rate" not in arrays
+    assert arrays["eps_g_sim"].shape == (3, 2, t) and arrays["Q_blocks_theory"].shape == (3, 2, t, 8, 2, 2)
+    np.testing.assert_allclose(arrays["eps_g_theory"][..., 0], arrays["eps_g_sim"][..., 0], rtol=1e-10)
+    # L = 1 is isotropic data: its block-resolved theory equals the isotropic one.
+    iso = tmp_path / "iso"
+    assert _run(tiny, iso) == 0
+    np.testing.assert_allclose(load_results(iso)["eps_g_theory"], arrays["eps_g_theory"][0], rtol=1e-7)
+
+
 def test_student_reading_the_leading_blocks(tiny, tmp_path):
     """`student.visible_blocks`: the unread blocks' weights stay zero in simulation and theory."""
     out = tmp_path / "visible"

@@ -52,6 +52,27 @@ def test_learning_rate_sweep_equals_single_rates():
     np.testing.assert_array_equal(sweep.q[0, :, 0], sweep.q[1, :, 0])
 
 
+@pytest.mark.parametrize("activation", [sl.Erf(), sl.Tanh()], ids=lambda g: g.name)
+def test_spectrum_sweep_equals_single_spectra(activation):
+    """Spectra with 1, 2 and 8 distinct eigenvalues in one run (sharing each seed's normals) equal
+    the runs made one by one; blocks are recorded on the finest partition. Tanh: Monte Carlo eps_g."""
+    spectra = [sl.power_law(N, 1.0, blocks) for blocks in (1, 2, 8)]
+    sweep = _run(activation, data=spectra, dtype=jnp.float64)
+    assert sweep.q_blocks.shape[-3] == 8 and sweep.eigenvalues.shape == (3, 8)
+    for h, data in enumerate(spectra):
+        single = _run(activation, data=data, dtype=jnp.float64)
+        np.testing.assert_allclose(sweep.eps_g[h], single.eps_g[0], rtol=1e-10)
+        np.testing.assert_allclose(sweep.q[h], single.q[0], rtol=1e-10, atol=1e-14)
+        if single.q_blocks is not None:
+            coarse = sweep.q_blocks[h].reshape(*sweep.q_blocks.shape[1:3], data.distinct, -1, 3, 3).sum(3)
+            np.testing.assert_allclose(coarse, single.q_blocks[0], rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(np.repeat(data.eigenvalues, 8 // data.distinct), sweep.eigenvalues[h])
+    with pytest.raises(ValueError, match="divide"):
+        _run(data=[sl.power_law(N, 1.0, 4), sl.power_law(N, 1.0, 10)])
+    with pytest.raises(ValueError, match="learning rates"):
+        _run(data=spectra, learning_rates=[0.1, 0.2])
+
+
 def test_records_match_the_weights_at_the_start_and_count_every_step():
     sim = _run(dtype=jnp.float64)
     assert sim.steps[0] == 0 and sim.steps[-1] == 6 * N

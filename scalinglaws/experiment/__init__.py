@@ -8,7 +8,13 @@ from ._config import (
     parse_override as parse_override,
     resolve as resolve,
 )
-from ._run import Diverged as Diverged, Results as Results, build_data as build_data, run_experiment as run_experiment
+from ._run import (
+    Diverged as Diverged,
+    Results as Results,
+    build_data as build_data,
+    build_spectra as build_spectra,
+    run_experiment as run_experiment,
+)
 from ._store import (
     RESULT_FILES as RESULT_FILES,
     cached as cached,

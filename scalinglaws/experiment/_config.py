@@ -38,7 +38,7 @@ class ConfigError(ValueError):
 class Key:
     """One configuration key: its type, default, allowed range and meaning."""
 
-    kind: str  # "int", "float", "bool", "str", "choice", "floats" (a number or a list of numbers)
+    kind: str  # "int", "float", "bool", "str", "choice", "floats"/"ints" (a number or a list of them)
     default: Any
     doc: str
     choices: tuple[str, ...] = ()
@@ -70,9 +70,10 @@ KEYS: dict[str, dict[str, Key]] = {
             "float", 1.0, "beta: eigenvalues lambda_l ∝ l^-(1+beta) (power_law)", minimum=-1, exclusive=True
         ),
         "distinct_eigenvalues": Key(
-            "int",
+            "ints",
             None,
-            "L, distinct eigenvalues, each of multiplicity N/L; must divide N (default N)",
+            "L, distinct eigenvalues, each of multiplicity N/L; must divide N (default N); a list runs a "
+            "sweep sharing each seed's inputs (each L must divide the largest)",
             minimum=1,
             optional=True,
         ),
@@ -182,13 +183,18 @@ def _check_value(where: str, spec: Key, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             fail(f"must be a number, got {value!r}")
         value = float(value)
-    elif spec.kind == "floats":
+    elif spec.kind in ("floats", "ints"):
+        kind = spec.kind[:-1]
+        allowed = int if kind == "int" else int | float
         items = value if isinstance(value, list) else [value]
-        if not items or any(isinstance(v, bool) or not isinstance(v, int | float) for v in items):
-            fail(f"must be a number or a non-empty list of numbers, got {value!r}")
-        for item in items:
-            _check_value(where, Key("float", None, "", minimum=spec.minimum, exclusive=spec.exclusive), item)
-        return [float(v) for v in items] if isinstance(value, list) else float(value)
+        if not items or any(isinstance(v, bool) or not isinstance(v, allowed) for v in items):
+            what = "an integer" if kind == "int" else "a number"
+            fail(f"must be {what} or a non-empty list of them, got {value!r}")
+        checked = [
+            _check_value(where, Key(kind, None, "", minimum=spec.minimum, exclusive=spec.exclusive), item)
+            for item in items
+        ]
+        return checked if isinstance(value, list) else checked[0]
     if spec.minimum is not None and spec.kind in ("int", "float"):
         if value != value or (value <= spec.minimum if spec.exclusive else value < spec.minimum):
             fail(f"must be {'>' if spec.exclusive else '>='} {spec.minimum:g}, got {value!r}")
@@ -200,14 +206,25 @@ def _check_value(where: str, spec: Key, value: Any) -> Any:
 def _cross_checks(config: dict) -> None:
     data, teacher, training = config["data"], config["teacher"], config["training"]
     n = data["input_dim"]
+    given = data["distinct_eigenvalues"]
+    spectra = given if isinstance(given, list) else [given]
     distinct = 1
     if data["spectrum"] == "power_law":
-        distinct = data["distinct_eigenvalues"] if data["distinct_eigenvalues"] is not None else n
-        if n % distinct:
-            raise ConfigError("data.distinct_eigenvalues", f"must divide data.input_dim = {n}, got {distinct}")
-    elif data["distinct_eigenvalues"] not in (None, 1):
+        spectra = [n if value is None else value for value in spectra]
+        distinct = max(spectra)
+        for value in spectra:
+            if n % value or distinct % value:
+                raise ConfigError(
+                    "data.distinct_eigenvalues",
+                    f"every value must divide data.input_dim = {n} and the largest value, got {given}",
+                )
+    elif spectra not in ([None], [1]):
         raise ConfigError("data.distinct_eigenvalues", "only applies with data.spectrum = 'power_law'")
+    if isinstance(given, list) and isinstance(training["learning_rate"], list):
+        raise ConfigError("data.distinct_eigenvalues", "sweep it or training.learning_rate, not both")
     visible = config["student"]["visible_blocks"]
+    if visible is not None and isinstance(given, list):
+        raise ConfigError("student.visible_blocks", "cannot be combined with a sweep over data.distinct_eigenvalues")
     if visible is not None and visible > distinct:
         raise ConfigError("student.visible_blocks", f"must be in [1, {distinct}] (the number of eigenvalue blocks)")
     if teacher["init"] == "orthonormal" and teacher["hidden"] > n:

@@ -22,7 +22,7 @@ from ._config import Config, ConfigError
 from ._theory import initial_state_of_networks, initial_state_of_simulation, solve_theory, theory_for
 
 
-__all__ = ["Diverged", "Results", "build_data", "run_experiment"]
+__all__ = ["Diverged", "Results", "build_data", "build_spectra", "run_experiment"]
 
 
 class Diverged(RuntimeError):
@@ -37,11 +37,33 @@ class Results:
     summary: dict = field(default_factory=dict)
 
 
-def build_data(config: Config) -> GaussianData:
+def build_spectra(config: Config) -> list[GaussianData]:
+    """The config's input distributions: one, or one per value of a `data.distinct_eigenvalues` sweep."""
     data = config["data"]
     if data["spectrum"] == "isotropic":
-        return isotropic(data["input_dim"])
-    return power_law(data["input_dim"], data["exponent"], data["distinct_eigenvalues"], data["normalisation"])
+        return [isotropic(data["input_dim"])]
+    values = data["distinct_eigenvalues"]
+    return [
+        power_law(data["input_dim"], data["exponent"], value, data["normalisation"])
+        for value in (values if isinstance(values, list) else [values])
+    ]
+
+
+def build_data(config: Config) -> GaussianData:
+    """The config's input distribution (for a sweep over spectra, the one with the most blocks)."""
+    return max(build_spectra(config), key=lambda d: d.distinct)
+
+
+def spectrum_sweep(config: Config) -> bool:
+    return isinstance(config["data"]["distinct_eigenvalues"], list)
+
+
+def _variant_eigenvalues(config: Config) -> np.ndarray:
+    """`(H, L)`: every variant's eigenvalue on each block of the finest partition among the spectra."""
+    spectra = build_spectra(config)
+    finest = max(d.distinct for d in spectra)
+    eigen = np.stack([np.repeat(np.asarray(d.eigenvalues), finest // d.distinct) for d in spectra])
+    return np.broadcast_to(eigen, (max(len(spectra), _rates(config)[0].size), finest))
 
 
 def _versions() -> dict[str, str]:
@@ -101,7 +123,10 @@ def _factories(config: Config):
 
 
 def _rates(config: Config) -> tuple[np.ndarray, np.ndarray]:
+    """`(eta, eta_v)`, one per variant of the run (learning rates, or spectra sharing one eta)."""
     rates = np.atleast_1d(np.asarray(config["training"]["learning_rate"], np.float64))
+    if spectrum_sweep(config):
+        rates = np.full(len(config["data"]["distinct_eigenvalues"]), rates[0])
     eta_v = config["student"]["second_layer_learning_rate"]
     return rates, rates if eta_v is None else np.full_like(rates, eta_v)
 
@@ -111,7 +136,7 @@ def _simulate(config: Config, progress) -> Simulation:
     make_teacher, make_student = _factories(config)
     rates, rates_v = _rates(config)
     return simulate(
-        build_data(config),
+        build_spectra(config),
         make_teacher,
         make_student,
         learning_rates=rates,
@@ -130,12 +155,17 @@ def _simulate(config: Config, progress) -> Simulation:
     )
 
 
-def _divergence_message(sim: Simulation) -> str:
+def _variant_labels(config: Config) -> list[str]:
+    """How a summary names each variant of the run."""
+    if spectrum_sweep(config):
+        return [f"distinct_eigenvalues={value}" for value in config["data"]["distinct_eigenvalues"]]
+    return [f"learning_rate={rate:g}" for rate in _rates(config)[0]]
+
+
+def _divergence_message(sim: Simulation, labels: list[str]) -> str:
     lines = []
     for h, s in zip(*np.nonzero(np.isfinite(sim.diverged_alpha))):
-        lines.append(
-            f"learning_rate={sim.learning_rates[h]:g}, seed {s}: diverged at alpha={sim.diverged_alpha[h, s]:.4g}"
-        )
+        lines.append(f"{labels[h]}, seed {s}: diverged at alpha={sim.diverged_alpha[h, s]:.4g}")
     return "; ".join(lines)
 
 
@@ -194,13 +224,17 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
     if training["seeds"] == 0 and kind is None:
         raise ConfigError("training.seeds", f"is 0 (theory alone), but the theory is {description}; use seeds >= 1")
     start = time.perf_counter()
-    sweep = isinstance(training["learning_rate"], list)
+    sweep = isinstance(training["learning_rate"], list) or spectrum_sweep(config)
     data = build_data(config)
     rates, rates_v = _rates(config)
+    eigenvalues = _variant_eigenvalues(config)  # (H, L)
+    labels = _variant_labels(config)
     alpha = log_time_grid(data.input_dim, training["alpha_max"], training["points_per_decade"], training["alpha_min"])
     alpha = alpha / data.input_dim
-    arrays: dict[str, np.ndarray] = {"alpha": alpha, "eigenvalues": np.asarray(data.eigenvalues)}
-    if sweep:
+    arrays: dict[str, np.ndarray] = {"alpha": alpha, "eigenvalues": eigenvalues if sweep else eigenvalues[0]}
+    if spectrum_sweep(config):
+        arrays["distinct_eigenvalues"] = np.asarray(config["data"]["distinct_eigenvalues"])
+    elif sweep:
         arrays["learning_rate"] = rates
     summary: dict = {
         "name": config["name"],
@@ -208,17 +242,18 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
         "device": _device(),
         "seeds": training["seeds"],
         "learning_rates": rates.tolist(),
+        "variants": labels,
         "theory": description,
     }
     diverged = []
 
-    def per_run(x):  # (H, S, ...) -> (S, ...) unless the config sweeps learning rates
+    def per_run(x):  # (H, S, ...) -> (S, ...) unless the config sweeps learning rates or spectra
         return x if sweep else x[0]
 
     if training["seeds"] > 0:
         sim = _simulate(config, progress)
         if sim.diverged:
-            diverged.append(_divergence_message(sim))
+            diverged.append(_divergence_message(sim, labels))
         arrays.update(_simulation_arrays(sim, per_run))
         seed_steps = rates.size * training["seeds"] * int(sim.steps[-1])
         summary.update(
@@ -236,7 +271,7 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
             make_teacher, make_student = _factories(config)
             initial = initial_state_of_networks(make_teacher, make_student, 1, data, key=jr.key(training["seed"]))
         try:
-            theory, theory_diverged = solve_theory(config, initial, alpha, rates, rates_v, np.asarray(data.eigenvalues))
+            theory, theory_diverged = solve_theory(config, initial, alpha, rates, rates_v, eigenvalues)
         except TheoryError as error:
             if training["seeds"] == 0:
                 raise
@@ -246,9 +281,7 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
             theory = None
         if theory is not None:
             for h, s in zip(*np.nonzero(np.isfinite(theory_diverged))):
-                diverged.append(
-                    f"theory at learning_rate={rates[h]:g}, seed {s}: diverged at alpha={theory_diverged[h, s]:.4g}"
-                )
+                diverged.append(f"theory at {labels[h]}, seed {s}: diverged at alpha={theory_diverged[h, s]:.4g}")
             arrays.update(_theory_arrays(theory, initial, per_run))
             summary["theory_seconds"] = round(time.perf_counter() - theory_start, 3)
             summary["eps_g_theory_final_mean"] = _final_seed_mean(theory["eps_g"])

@@ -156,11 +156,11 @@ def solve_theory(
     noise = jnp.full(n_rates * seeds, teacher["noise_std"], jnp.float64)
     if blocks:
         state = BlockState(tile(initial.q_blocks), tile(initial.r_blocks), tile(initial.v))
-        lam = tile(np.broadcast_to(np.asarray(eigenvalues, np.float64), (seeds, len(eigenvalues))))
+        lam = jnp.asarray(np.repeat(np.asarray(eigenvalues, np.float64), seeds, axis=0))  # (H * S, L)
         visible_blocks = student["visible_blocks"]
         visible = None
         if visible_blocks is not None:
-            mask = (np.arange(len(eigenvalues)) < visible_blocks).astype(np.float64)
+            mask = (np.arange(eigenvalues.shape[-1]) < visible_blocks).astype(np.float64)
             visible = tile(np.broadcast_to(mask, (seeds, mask.size)))
         args = BlockArgs(eta, eta_v, tile(initial.t_blocks), lam, tile(initial.a), noise, visible)
     else:

@@ -8,10 +8,12 @@ How a run is laid out (see `shared/PERFORMANCE.md` for the measurements behind i
   2.4-4.5x slower on CPU.
 - The time between two recording points is covered by whole chunks and, at most once, a
   partial chunk whose surplus rows are masked out. Every input is fresh (online learning).
-- Seeds and learning rates are one flattened batch axis `B = H * S`, vmapped, and sharded over
-  all visible devices when `B` divides evenly. Seed `s` gets the same teacher, initial student
-  and input stream for every learning rate (common random numbers). Learning rates are traced
-  inputs, so a sweep with new values does not recompile.
+- Runs are vmapped over seeds (sharded over all visible devices when `S` divides evenly) and,
+  within a seed, over the `H` variants of a sweep: learning rates, or input spectra. A seed draws
+  one input stream, shared by all its variants (common random numbers; each spectrum rescales the
+  same standard normals), so a sweep costs one draw per step instead of H. The draws bound the
+  speed on CPU, so an H-point sweep runs several times faster than H runs. Learning rates and
+  spectra are traced inputs, so a sweep with new values does not recompile.
 - The host drives the run in a few dozen segments (one compiled call each) to report progress
   and detect divergence; each segment scans over many steps inside `jit`.
 """
@@ -19,7 +21,7 @@ How a run is laid out (see `shared/PERFORMANCE.md` for the measurements behind i
 import functools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import equinox as eqx
@@ -48,13 +50,16 @@ _TEST_SET_STREAM = 0xFFFFFFFF  # fold_in index of the Monte Carlo test set; seed
 class Simulation:
     """The recorded observables of a simulation (NumPy arrays, float64 order parameters).
 
-    Axes: `H` learning rates, `S` seeds, `T` recording times, `L` eigen-blocks.
+    Axes: `H` variants (learning rates or spectra), `S` seeds, `T` recording times, `L`
+    eigen-blocks (the finest partition among the variants' spectra).
 
     - `steps`, `alpha`: `(T,)` recording times (`alpha = steps / N`).
     - `learning_rates`, `second_layer_rates`: `(H,)`.
+    - `eigenvalues`: `(H, L)` each variant's eigenvalue on every block of the recording partition.
     - `eps_g`: `(H, S, T)` generalisation error.
     - `q`, `r`: `(H, S, T, K, K)`, `(H, S, T, K, M)` overlaps `W W^T / N`, `W B^T / N`.
-    - `t`: `(S, M, M)` teacher overlaps `B B^T / N`.
+    - `t`: `(S, M, M)` teacher overlaps `B B^T / N`; `t_field`: `(H, S, M, M)` their field
+      covariances `B Sigma B^T / N` under each variant's spectrum.
     - `second_layer`: `(H, S, T, K)` student second layer `v` (not the effective `c_K v`), or
       `None` when it is not trained.
     - `teacher_second_layer`: `(S, M)` teacher second layer `A`.
@@ -72,10 +77,12 @@ class Simulation:
     alpha: np.ndarray
     learning_rates: np.ndarray
     second_layer_rates: np.ndarray
+    eigenvalues: np.ndarray
     eps_g: np.ndarray
     q: np.ndarray
     r: np.ndarray
     t: np.ndarray
+    t_field: np.ndarray
     second_layer: np.ndarray | None
     teacher_second_layer: np.ndarray
     q_blocks: np.ndarray | None
@@ -96,13 +103,23 @@ class _State(eqx.Module):
     counter: Array
 
 
+class _Variants(eqx.Module):
+    """Per-variant inputs of one seed, each with a leading axis H."""
+
+    rates: LearningRates
+    input_scale: Array  # (H, N): standard deviation of every input coordinate
+    field_eigenvalues: Array  # (H, L): eigenvalue of every recorded block
+    t_field: Array  # (H, M, M)
+    y_test: Array  # (H, test_size)
+
+
 class _Context(eqx.Module):
+    """Everything a seed's runs read: its teacher, its input stream, and its variants."""
+
     teacher: TwoLayerNetwork
     data_key: PRNGKeyArray
-    rates: LearningRates
     noise_std: Array
-    t_field: Array
-    y_test: Array
+    variants: _Variants
 
 
 class _Observation(eqx.Module):
@@ -157,81 +174,100 @@ class _Spec:
     train_second_layer: bool
     blocks: bool
     closed_form: bool
+    shared_inputs: bool  # every variant sees the same spectrum, hence the very same inputs
+    input_dim: int
 
 
-def _draw(spec: _Spec, data: GaussianData, ctx: _Context, counter):
+def _draw(spec: _Spec, ctx: _Context, counter):
+    """One chunk of a seed's inputs and labels: `(chunk, N)` and `(chunk,)` when the variants share
+    their spectrum, else `(H, chunk, N)` and `(H, chunk)` (the same normals, rescaled)."""
     kx, kn = jr.split(jr.fold_in(ctx.data_key, counter))
     dtype = ctx.teacher.first.dtype
-    xs = data.sample(kx, (spec.chunk_size,), dtype)
+    z = jr.normal(kx, (spec.chunk_size, spec.input_dim), dtype)
+    scale = ctx.variants.input_scale.astype(dtype)
+    xs = z * scale[0][None, :] if spec.shared_inputs else z[None] * scale[:, None, :]
     ys = ctx.teacher(xs)
     if spec.noisy:
         ys = ys + ctx.noise_std.astype(dtype) * jr.normal(kn, (spec.chunk_size,), dtype)
     return xs, ys
 
 
-def _chunk(spec: _Spec, data: GaussianData, ctx: _Context, st: _State, active=None) -> _State:
-    """`chunk_size` SGD steps on fresh inputs; with `active`, only the first `active` take effect."""
-    xs, ys = _draw(spec, data, ctx, st.counter)
+def _chunk(spec: _Spec, ctx: _Context, st: _State, active=None) -> _State:
+    """`chunk_size` SGD steps of every variant on fresh inputs; with `active`, only the first
+    `active` take effect."""
+    xs, ys = _draw(spec, ctx, st.counter)
+    if not spec.shared_inputs:  # scan over steps: (chunk, H, ...)
+        xs, ys = jnp.swapaxes(xs, 0, 1), jnp.swapaxes(ys, 0, 1)
+    axis = None if spec.shared_inputs else 0
+    step = jax.vmap(functools.partial(sgd_step, train_second_layer=spec.train_second_layer), in_axes=(0, axis, axis, 0))
 
-    def body(student, inputs):
+    def body(students, inputs):
         x, y, i = inputs
-        new = sgd_step(student, x, y, ctx.rates, train_second_layer=spec.train_second_layer)
+        new = step(students, x, y, ctx.variants.rates)
         if active is not None:
-            new = jtu.tree_map(lambda a, b: jnp.where(i < active, a, b), new, student)
+            new = jtu.tree_map(lambda a, b: jnp.where(i < active, a, b), new, students)
         return new, None
 
-    student, _ = jax.lax.scan(body, st.student, (xs, ys, jnp.arange(spec.chunk_size, dtype=jnp.int32)))
-    return _State(student, st.counter + 1)
+    students, _ = jax.lax.scan(body, st.student, (xs, ys, jnp.arange(spec.chunk_size, dtype=jnp.int32)))
+    return _State(students, st.counter + 1)
 
 
-def _advance(spec: _Spec, data: GaussianData, ctx: _Context, st: _State, count) -> _State:
+def _advance(spec: _Spec, ctx: _Context, st: _State, count) -> _State:
     whole = count // spec.chunk_size
-    st = jax.lax.fori_loop(0, whole, lambda _, s: _chunk(spec, data, ctx, s), st)
+    st = jax.lax.fori_loop(0, whole, lambda _, s: _chunk(spec, ctx, s), st)
     rest = count - whole * spec.chunk_size
-    return jax.lax.cond(rest > 0, lambda s: _chunk(spec, data, ctx, s, rest), lambda s: s, st)
+    return jax.lax.cond(rest > 0, lambda s: _chunk(spec, ctx, s, rest), lambda s: s, st)
 
 
-def _observe(spec: _Spec, data: GaussianData, ctx: _Context, student: TwoLayerNetwork, x_test) -> _Observation:
-    n = data.input_dim
+def _observe_one(
+    spec: _Spec, recording: GaussianData, teacher: TwoLayerNetwork, noise_std, variant: _Variants, student, z_test
+) -> _Observation:
+    """The observables of one variant's student (`variant` without its H axis)."""
+    n = spec.input_dim
     w = student.first.astype(jnp.float64)
-    b = ctx.teacher.first.astype(jnp.float64)
-    eigen = data.eigenvalues
+    b = teacher.first.astype(jnp.float64)
     if spec.blocks:
-        qb, rb = data.block_overlaps(w, w), data.block_overlaps(w, b)
+        qb, rb = recording.block_overlaps(w, w), recording.block_overlaps(w, b)
         q, r = qb.sum(0), rb.sum(0)
+        eigen = variant.field_eigenvalues
         q_field, r_field = jnp.einsum("l,lij->ij", eigen, qb), jnp.einsum("l,lij->ij", eigen, rb)
     else:
         qb = rb = jnp.zeros((0,), jnp.float64)
         q, r = w @ w.T / n, w @ b.T / n
-        q_field, r_field = eigen[0] * q, eigen[0] * r
-    noise_var = jnp.square(ctx.noise_std)
+        q_field, r_field = q, r
     if spec.closed_form:
         eps = generalisation_error(
             student.activation,
             q_field,
             r_field,
-            ctx.t_field,
+            variant.t_field,
             student.effective_second_layer().astype(jnp.float64),
-            ctx.teacher.effective_second_layer().astype(jnp.float64),
+            teacher.effective_second_layer().astype(jnp.float64),
         )
     else:
-        diff = (student(x_test) - ctx.y_test).astype(jnp.float64)
+        x_test = z_test * variant.input_scale.astype(z_test.dtype)[None, :]
+        diff = (student(x_test) - variant.y_test).astype(jnp.float64)
         eps = 0.5 * jnp.mean(diff * diff)
-    return _Observation(eps + 0.5 * noise_var, q, r, student.second.astype(jnp.float64), qb, rb)
+    return _Observation(eps + 0.5 * jnp.square(noise_std), q, r, student.second.astype(jnp.float64), qb, rb)
 
 
 @functools.partial(jax.jit, static_argnames="spec", donate_argnums=0)
-def _segment(state: _State, ctx: _Context, data: GaussianData, x_test, counts, *, spec: _Spec):
-    """Advance every run of the batch by `counts[p]` steps and observe, for each piece `p`."""
+def _segment(state: _State, ctx: _Context, recording: GaussianData, z_test, counts, *, spec: _Spec):
+    """Advance every run by `counts[p]` steps and observe, for each piece `p`; vmapped over seeds,
+    each seed's H variants sharing its inputs."""
 
-    def one_run(st: _State, c: _Context):
+    def one_seed(st: _State, c: _Context):
+        observe = jax.vmap(
+            functools.partial(_observe_one, spec, recording, c.teacher, c.noise_std), in_axes=(0, 0, None)
+        )
+
         def piece(s, count):
-            s = _advance(spec, data, c, s, count)
-            return s, _observe(spec, data, c, s.student, x_test)
+            s = _advance(spec, c, s, count)
+            return s, observe(c.variants, s.student, z_test)
 
         return jax.lax.scan(piece, st, counts)
 
-    return jax.vmap(one_run)(state, ctx)
+    return jax.vmap(one_seed)(state, ctx)
 
 
 def initial_networks(
@@ -257,8 +293,20 @@ def initial_networks(
     return init(seed_keys)
 
 
+def _recording_partition(datas: list[GaussianData]) -> GaussianData:
+    """The finest block partition among the spectra (each must refine into it), for recording."""
+    finest = max(d.distinct for d in datas)
+    for d in datas:
+        if finest % d.distinct:
+            raise ValueError(
+                f"the spectra's numbers of distinct eigenvalues must each divide the largest ({finest}), "
+                f"got {[d.distinct for d in datas]}"
+            )
+    return GaussianData(np.ones(finest), datas[0].input_dim)
+
+
 def simulate(
-    data: GaussianData,
+    data: GaussianData | Sequence[GaussianData],
     make_teacher: Callable[[PRNGKeyArray], TwoLayerNetwork],
     make_student: Callable[[PRNGKeyArray], TwoLayerNetwork],
     *,
@@ -277,22 +325,24 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
     key: PRNGKeyArray,
 ) -> Simulation:
-    """Train `seeds` students on fresh samples of their teachers by online SGD, for each learning rate.
+    """Train `seeds` students on fresh samples of their teachers by online SGD, for each variant.
 
     **Arguments:**
 
-    - `data`: the input distribution.
+    - `data`: the input distribution, or a sequence of H of them (a sweep over spectra of one
+      input dimension, whose numbers of distinct eigenvalues each divide the largest).
     - `make_teacher`, `make_student`: functions of a PRNG key returning a network; they are
       vmapped over seeds, so they must be traceable. The student's dtype sets the simulation's.
-    - `learning_rates`: `eta` values, shape `(H,)` (a scalar is one value).
+    - `learning_rates`: `eta` values, shape `(H,)` (a scalar is one value). With several spectra,
+      one value or one per spectrum.
     - `second_layer_rates`: `eta_v` values, shape `(H,)`; default `learning_rates`.
     - `train_second_layer`: whether `v` is trained.
     - `noise_std`: standard deviation of Gaussian noise added to the teacher's labels.
-    - `seeds`: `S`, the number of independent runs per learning rate.
+    - `seeds`: `S`, the number of independent runs per variant.
     - `seed_offset`: the first seed's index; seed `s` of this call is seed `seed_offset + s`, so
       runs split over several calls reproduce one call's runs exactly.
     - `alpha_max`, `points_per_decade`, `alpha_min`: the recording grid (`log_time_grid`).
-    - `chunk_size`: inputs drawn at once per run; `None` picks a power of two that keeps one
+    - `chunk_size`: inputs drawn at once per seed; `None` picks a power of two that keeps one
       draw for the whole batch near 2 MB (larger draws were slower on CPU).
     - `test_size`: size of the fixed Monte Carlo test set, used only when the activations have no
       closed-form `I2` (or student and teacher activations differ).
@@ -306,13 +356,27 @@ def simulate(
         raise ValueError(f"seeds must be >= 1, got {seeds}")
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    datas = [data] if isinstance(data, GaussianData) else list(data)
+    if not datas or len({d.input_dim for d in datas}) != 1:
+        raise ValueError("data must be one GaussianData or a non-empty sequence of them with one input_dim")
     lrs = np.atleast_1d(np.asarray(learning_rates, np.float64))
     lrs_v = lrs if second_layer_rates is None else np.atleast_1d(np.asarray(second_layer_rates, np.float64))
     if lrs.ndim != 1 or lrs_v.shape != lrs.shape:
         raise ValueError(
             f"learning_rates and second_layer_rates must be vectors of one length, got {lrs.shape}, {lrs_v.shape}"
         )
-    n_rates, n = lrs.size, data.input_dim
+    n_variants = max(lrs.size, len(datas))
+    if {lrs.size, len(datas)} - {1, n_variants}:
+        raise ValueError(f"got {lrs.size} learning rates for {len(datas)} spectra: give one, or one per spectrum")
+    lrs, lrs_v = np.broadcast_to(lrs, n_variants).copy(), np.broadcast_to(lrs_v, n_variants).copy()
+    datas = datas * n_variants if len(datas) == 1 else datas
+    n = datas[0].input_dim
+    recording = _recording_partition(datas)
+    field_eigenvalues = np.stack(
+        [np.repeat(np.asarray(d.eigenvalues), recording.distinct // d.distinct) for d in datas]
+    )  # (H, L)
+    input_scale = jnp.asarray(np.sqrt(np.stack([np.asarray(d.diagonal()) for d in datas])))  # (H, N)
+    shared_inputs = bool(np.all(field_eigenvalues == field_eigenvalues[:1]))
     grid = log_time_grid(n, alpha_max, points_per_decade, alpha_min)
     lengths, records = _pieces(grid)
 
@@ -324,50 +388,62 @@ def simulate(
         raise ValueError("teacher and student input dimensions must equal data.input_dim")
     activation = one_student.activation
     closed_form = activation == one_teacher.activation and "i2" in activation.closed_forms
-    blocks = not data.identity
+    blocks = not all(d.identity for d in datas)
 
     b64_all = teachers.first.astype(jnp.float64)
     t_plain = jnp.einsum("smn,skn->smk", b64_all, b64_all) / n
-    t_field = jax.vmap(lambda b: data.field_covariance(b, b))(b64_all)
-    t_blocks = jax.vmap(lambda b: data.block_overlaps(b, b))(b64_all) if blocks else None
+    t_blocks = jax.vmap(lambda b: recording.block_overlaps(b, b))(b64_all)  # (S, L, M, M)
+    t_field = jnp.einsum("hl,slmk->shmk", jnp.asarray(field_eigenvalues), t_blocks)  # (S, H, M, M)
     if closed_form:
-        x_test = jnp.zeros((0, n), dtype)
-        y_test = jnp.zeros((seeds, 0), dtype)
+        z_test = jnp.zeros((0, n), dtype)
+        y_test = jnp.zeros((seeds, n_variants, 0), dtype)
     else:
-        x_test = data.sample(jr.fold_in(key, _TEST_SET_STREAM), (test_size,), dtype)
-        y_test = jax.vmap(lambda t: t(x_test))(teachers)
+        z_test = jr.normal(jr.fold_in(key, _TEST_SET_STREAM), (test_size, n), dtype)
+        x_tests = z_test[None] * input_scale.astype(dtype)[:, None, :]  # (H, test_size, N)
+        y_test = jax.vmap(lambda t: jax.vmap(t)(x_tests))(teachers)  # (S, H, test_size)
 
-    def tile(x):
+    def per_variant(x):
         if not eqx.is_array(x):
             return x
-        return jnp.broadcast_to(x, (n_rates, *x.shape)).reshape((n_rates * seeds, *x.shape[1:]))
+        return jnp.broadcast_to(x[:, None], (x.shape[0], n_variants, *x.shape[1:]))
 
-    batch = n_rates * seeds
+    batch = n_variants * seeds
     if chunk_size is None:
-        chunk_size = _auto_chunk(batch, n, jnp.dtype(dtype).itemsize)
-    state = _State(jtu.tree_map(tile, students), jnp.zeros(batch, jnp.int32))
-    rates = LearningRates(jnp.repeat(jnp.asarray(lrs), seeds), jnp.repeat(jnp.asarray(lrs_v), seeds))
-    noise = jnp.full(batch, float(noise_std), jnp.float64)
-    context = _Context(jtu.tree_map(tile, teachers), tile(data_keys), rates, noise, tile(t_field), tile(y_test))
+        per_draw = seeds if shared_inputs else batch
+        chunk_size = _auto_chunk(per_draw, n, jnp.dtype(dtype).itemsize)
+    state = _State(jtu.tree_map(per_variant, students), jnp.zeros(seeds, jnp.int32))
+    rates = LearningRates(
+        jnp.broadcast_to(jnp.asarray(lrs), (seeds, n_variants)),
+        jnp.broadcast_to(jnp.asarray(lrs_v), (seeds, n_variants)),
+    )
+    variants = _Variants(
+        rates,
+        jnp.broadcast_to(input_scale, (seeds, *input_scale.shape)),
+        jnp.broadcast_to(jnp.asarray(field_eigenvalues), (seeds, *field_eigenvalues.shape)),
+        t_field,
+        y_test,
+    )
+    context = _Context(teachers, data_keys, jnp.full(seeds, float(noise_std), jnp.float64), variants)
     state, context = _shard((state, context))
-    spec = _Spec(chunk_size, float(noise_std) > 0, train_second_layer, blocks, closed_form)
+    spec = _Spec(chunk_size, float(noise_std) > 0, train_second_layer, blocks, closed_form, shared_inputs, n)
 
     # Compile (or fetch from JAX's cache: a new learning rate does not recompile) with an empty
     # segment, which leaves the state as it is.
     calls = lengths.reshape(-1, _PIECES_PER_CALL)
     start = time.perf_counter()
-    state, _ = _segment(state, context, data, x_test, jnp.zeros(_PIECES_PER_CALL, jnp.int32), spec=spec)
+    state, _ = _segment(state, context, recording, z_test, jnp.zeros(_PIECES_PER_CALL, jnp.int32), spec=spec)
     jax.block_until_ready(state)
     compile_seconds = time.perf_counter() - start
 
     total = int(grid[-1])
     done = 0
     observations = []
-    diverged_at = np.full(batch, np.nan)
+    diverged_at = np.full(batch, np.nan)  # over (H, S), flattened
     start = time.perf_counter()
     for index, counts in enumerate(calls):
-        state, obs = _segment(state, context, data, x_test, jnp.asarray(counts), spec=spec)
-        obs = jtu.tree_map(np.asarray, obs)
+        state, obs = _segment(state, context, recording, z_test, jnp.asarray(counts), spec=spec)
+        # (S, pieces, H, ...) -> (H * S, pieces, ...)
+        obs = jtu.tree_map(lambda x: np.moveaxis(np.asarray(x), 2, 0).reshape(batch, *x.shape[1:2], *x.shape[3:]), obs)
         ends = done + np.cumsum(counts)
         done = int(ends[-1])
         bad = ~np.isfinite(obs.eps_g) | ~np.all(np.isfinite(obs.q.reshape(*obs.q.shape[:2], -1)), axis=-1)
@@ -392,23 +468,25 @@ def simulate(
                 field[b, after] = np.nan
 
     def shaped(x):
-        return x.reshape(n_rates, seeds, *x.shape[1:])
+        return x.reshape(n_variants, seeds, *x.shape[1:])
 
     return Simulation(
         steps=grid,
         alpha=grid / n,
         learning_rates=lrs,
         second_layer_rates=lrs_v,
+        eigenvalues=field_eigenvalues,
         eps_g=shaped(obs.eps_g),
         q=shaped(obs.q),
         r=shaped(obs.r),
         t=np.asarray(t_plain),
+        t_field=np.moveaxis(np.asarray(t_field), 1, 0),
         second_layer=shaped(obs.second) if train_second_layer else None,
         teacher_second_layer=np.asarray(teachers.second, np.float64),
         q_blocks=shaped(obs.q_blocks) if blocks else None,
         r_blocks=shaped(obs.r_blocks) if blocks else None,
         t_blocks=np.asarray(t_blocks) if blocks else None,
-        diverged_alpha=diverged_at.reshape(n_rates, seeds),
+        diverged_alpha=diverged_at.reshape(n_variants, seeds),
         eps_g_method="closed_form" if closed_form else "monte_carlo",
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,
