@@ -117,3 +117,35 @@ def test_block_theory_meets_simulation_as_n_grows():
     slope = log_log_slope(sizes, gaps)
     assert gaps[-1] < 0.02, gaps
     assert slope < -0.3, (slope, gaps)
+
+
+def test_specialised_phase_follows_the_spectrum_exponent():
+    """Erf K = M = 2 after specialisation on a steep spectrum (beta = 2, L = 256, eta = 0.1): the
+    local exponent stays at -beta / (1 + beta) for two decades, as for a linear network (each
+    block relaxes at a rate ∝ lambda_l; `experiments/p1_figures.py` panel c)."""
+    from scalinglaws.theory import Rodas4, local_exponent
+
+    n, k, beta = 1024, 2, 2.0
+    data = sl.power_law(n, beta, 256)
+    key_t, key_s = jr.split(jr.key(0))
+    teacher = sl.teacher_network(n, k, sl.Erf(), dtype=jnp.float64, key=key_t)
+    student = sl.student_network(n, k, sl.Erf(), init_std=0.01, dtype=jnp.float64, key=key_s)
+    w, b = student.first, teacher.first
+    ode = EigenBlockODE(sl.Erf(), k, k)
+    args = BlockArgs(
+        jnp.asarray(0.1), jnp.asarray(0.0), data.block_overlaps(b, b), data.eigenvalues, jnp.ones(k), jnp.asarray(0.0)
+    )
+    state = BlockState(data.block_overlaps(w, w), data.block_overlaps(w, b), jnp.ones(k))
+    alpha = np.logspace(2, 4, 9)
+    solution, eps = solve_soft_committee(
+        ode,
+        state,
+        args,
+        jnp.asarray(np.concatenate([[0.0], alpha])),
+        rtol=1e-9,
+        atol=1e-13,
+        solver=Rodas4(ode.factorise),
+    )
+    check_solution(solution)
+    slopes = local_exponent(alpha, np.asarray(eps)[1:])
+    np.testing.assert_allclose(slopes, -beta / (1 + beta), atol=0.08)

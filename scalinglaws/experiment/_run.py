@@ -199,7 +199,7 @@ def _theory_arrays(theory: dict, initial, per_run) -> dict[str, np.ndarray]:
     }
     if "v" in theory:
         arrays["v_theory"] = per_run(theory["v"])
-    if "q_blocks" in theory:
+    if "q_blocks" in theory:  # not for a sweep over spectra: each run is solved on its own blocks
         arrays["Q_blocks_theory"] = per_run(theory["q_blocks"])
         arrays["R_blocks_theory"] = per_run(theory["r_blocks"])
         arrays["T_blocks_theory"] = initial.t_blocks
@@ -271,7 +271,9 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
             make_teacher, make_student = _factories(config)
             initial = initial_state_of_networks(make_teacher, make_student, 1, data, key=jr.key(training["seed"]))
         try:
-            theory, theory_diverged = solve_theory(config, initial, alpha, rates, rates_v, eigenvalues)
+            spectra = build_spectra(config)
+            spectra = spectra * rates.size if len(spectra) == 1 else spectra
+            theory, theory_diverged = solve_theory(config, initial, alpha, rates, rates_v, spectra)
         except TheoryError as error:
             if training["seeds"] == 0:
                 raise

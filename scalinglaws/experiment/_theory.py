@@ -129,16 +129,70 @@ def solve_theory(
     alpha: np.ndarray,
     rates: np.ndarray,
     rates_v: np.ndarray,
-    eigenvalues: np.ndarray,
+    spectra: list[GaussianData],
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Solve the config's ODE (isotropic or eigen-resolved) for every learning rate and seed.
+    """Solve the config's ODE (isotropic or eigen-resolved) for every variant and seed.
 
-    **Returns:** `(arrays, diverged_alpha)`: `eps_g`, `q`, `r`, `v` (and `q_blocks`, `r_blocks` for
-    block data) with leading axes `(H, S)` (NaN from a blow-up on), and the `(H, S)` alpha at which
-    each solve blew up (NaN if it did not).
+    `spectra` holds each variant's input distribution (H of them; equal for a learning-rate sweep).
+    Variants with one spectrum are solved together (vmapped over rates and seeds), each on its own
+    L blocks, from the initial block overlaps coarsened from `initial`'s (finest) partition.
+
+    **Returns:** `(arrays, diverged_alpha)`: `eps_g`, `q`, `r`, `v` with leading axes `(H, S)` (NaN
+    from a blow-up on), and `q_blocks`, `r_blocks` when every variant has the same block data; and the
+    `(H, S)` alpha at which each solve blew up (NaN if it did not).
     """
+    groups: dict[tuple, list[int]] = {}
+    for h, data in enumerate(spectra):
+        groups.setdefault(tuple(np.asarray(data.eigenvalues).tolist()), []).append(h)
+    results = {}
+    for members in groups.values():
+        data = spectra[members[0]]
+        results[tuple(members)] = _solve_variants(
+            config, _coarsened(initial, data), alpha, rates[members], rates_v[members], data
+        )
+    n_variants, seeds = len(spectra), initial.q.shape[0]
+    names = set.intersection(*(set(arrays) for arrays, _ in results.values()))
+    if len(results) > 1:
+        names -= {"q_blocks", "r_blocks"}
+    out = {}
+    for name in names:
+        shape = next(iter(results.values()))[0][name].shape[2:]
+        out[name] = np.full((n_variants, seeds, *shape), np.nan)
+    diverged = np.full((n_variants, seeds), np.nan)
+    for members, (arrays, group_diverged) in results.items():
+        for name in names:
+            out[name][list(members)] = arrays[name]
+        diverged[list(members)] = group_diverged
+    return out, diverged
+
+
+def _coarsened(initial: InitialState, data: GaussianData) -> InitialState:
+    """`initial` with its block overlaps summed into `data`'s blocks (none for isotropic data)."""
+    if data.identity or initial.q_blocks is None:
+        return InitialState(initial.q, initial.r, initial.t, initial.v, initial.a)
+
+    def coarse(x):
+        return x.reshape(x.shape[0], data.distinct, -1, *x.shape[2:]).sum(2)
+
+    return InitialState(
+        initial.q,
+        initial.r,
+        initial.t,
+        initial.v,
+        initial.a,
+        coarse(initial.q_blocks),
+        coarse(initial.r_blocks),
+        coarse(initial.t_blocks),
+    )
+
+
+def _solve_variants(
+    config: Config, initial: InitialState, alpha: np.ndarray, rates: np.ndarray, rates_v: np.ndarray, data: GaussianData
+):
+    """`solve_theory` for variants sharing the spectrum `data`, whose blocks `initial` resolves."""
     student, teacher, theory = config["student"], config["teacher"], config["theory"]
     blocks = initial.q_blocks is not None
+    eigenvalues = np.asarray(data.eigenvalues, np.float64)
     ode = (EigenBlockODE if blocks else SoftCommitteeODE)(
         activation_from_name(student["activation"]),
         student["hidden"],
@@ -156,14 +210,15 @@ def solve_theory(
     noise = jnp.full(n_rates * seeds, teacher["noise_std"], jnp.float64)
     if blocks:
         state = BlockState(tile(initial.q_blocks), tile(initial.r_blocks), tile(initial.v))
-        lam = jnp.asarray(np.repeat(np.asarray(eigenvalues, np.float64), seeds, axis=0))  # (H * S, L)
+        lam = tile(np.broadcast_to(eigenvalues, (seeds, eigenvalues.size)))
         visible_blocks = student["visible_blocks"]
         visible = None
         if visible_blocks is not None:
-            mask = (np.arange(eigenvalues.shape[-1]) < visible_blocks).astype(np.float64)
+            mask = (np.arange(eigenvalues.size) < visible_blocks).astype(np.float64)
             visible = tile(np.broadcast_to(mask, (seeds, mask.size)))
         args = BlockArgs(eta, eta_v, tile(initial.t_blocks), lam, tile(initial.a), noise, visible)
     else:
+        # Isotropic data (the SCM ODE wants the field covariance T = B Sigma B^T / N = T).
         state = SCMState(tile(initial.q), tile(initial.r), tile(initial.v))
         args = SCMArgs(eta, eta_v, tile(initial.t), tile(initial.a), noise)
     solve = jax.vmap(
