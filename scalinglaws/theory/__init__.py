@@ -26,6 +26,14 @@ from ._linear import (
     linear_parameter_floor as linear_parameter_floor,
     linear_power_law as linear_power_law,
 )
+from ._random_features import (
+    feature_statistics as feature_statistics,
+    hermite_coefficients as hermite_coefficients,
+    marchenko_pastur_trace as marchenko_pastur_trace,
+    rf_asymptotic_error as rf_asymptotic_error,
+    rf_asymptotic_error_large_n as rf_asymptotic_error_large_n,
+    rf_error as rf_error,
+)
 from ._rosenbrock import Rodas4 as Rodas4, dense_factorise as dense_factorise
 from ._scm import (
     AbstractTwoLayerODE as AbstractTwoLayerODE,
