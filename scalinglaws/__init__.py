@@ -3,11 +3,22 @@
 Importing this package enables JAX's 64-bit mode (`jax_enable_x64`): the order-parameter
 theories and the closed-form generalisation errors need float64. Simulations stay in float32
 unless asked otherwise; every array the package creates has an explicit dtype.
+
+It also turns off XLA's concurrency-optimized CPU scheduler (through `XLA_FLAGS`, before JAX
+starts its backend): with jax 0.10.2 the stiff solver's batched structured solve hung on CPU once
+the batch times the number of eigen-blocks reached 4096 (for example 4 seeds at L = 1024); with
+the flag it runs normally (`shared/PERFORMANCE.md`).
 """
 
 import importlib.metadata
+import os
 
-import jax
+
+_SCHEDULER_FLAG = "--xla_cpu_enable_concurrency_optimized_scheduler=false"
+if "xla_cpu_enable_concurrency_optimized_scheduler" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_SCHEDULER_FLAG}".strip()
+
+import jax  # noqa: E402
 
 
 jax.config.update("jax_enable_x64", True)
