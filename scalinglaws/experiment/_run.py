@@ -54,7 +54,7 @@ def build_data(config: Config) -> GaussianData:
     return max(build_spectra(config), key=lambda d: d.distinct)
 
 
-def spectrum_sweep(config: Config) -> bool:
+def _spectrum_sweep(config: Config) -> bool:
     return isinstance(config["data"]["distinct_eigenvalues"], list)
 
 
@@ -82,7 +82,7 @@ def _device() -> str:
     return f"{device.platform}: {getattr(device, 'device_kind', '')} x{jax.device_count()}".strip()
 
 
-def visible_inputs(config: Config) -> int | None:
+def _visible_inputs(config: Config) -> int | None:
     """The student's number of visible input coordinates, `N L_s / L` (None: all)."""
     blocks = config["student"]["visible_blocks"]
     if blocks is None:
@@ -116,7 +116,7 @@ def _factories(config: Config):
         output=student["output"],
         init_std=student["init_std"],
         second_layer_init=student["second_layer_init"],
-        visible=visible_inputs(config),
+        visible=_visible_inputs(config),
         dtype=dtype,
     )
     return (lambda key: make_teacher(key=key)), (lambda key: make_student(key=key))
@@ -125,7 +125,7 @@ def _factories(config: Config):
 def _rates(config: Config) -> tuple[np.ndarray, np.ndarray]:
     """`(eta, eta_v)`, one per variant of the run (learning rates, or spectra sharing one eta)."""
     rates = np.atleast_1d(np.asarray(config["training"]["learning_rate"], np.float64))
-    if spectrum_sweep(config):
+    if _spectrum_sweep(config):
         rates = np.full(len(config["data"]["distinct_eigenvalues"]), rates[0])
     eta_v = config["student"]["second_layer_learning_rate"]
     return rates, rates if eta_v is None else np.full_like(rates, eta_v)
@@ -157,7 +157,7 @@ def _simulate(config: Config, progress) -> Simulation:
 
 def _variant_labels(config: Config) -> list[str]:
     """How a summary names each variant of the run."""
-    if spectrum_sweep(config):
+    if _spectrum_sweep(config):
         return [f"distinct_eigenvalues={value}" for value in config["data"]["distinct_eigenvalues"]]
     return [f"learning_rate={rate:g}" for rate in _rates(config)[0]]
 
@@ -224,7 +224,7 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
     if training["seeds"] == 0 and kind is None:
         raise ConfigError("training.seeds", f"is 0 (theory alone), but the theory is {description}; use seeds >= 1")
     start = time.perf_counter()
-    sweep = isinstance(training["learning_rate"], list) or spectrum_sweep(config)
+    sweep = isinstance(training["learning_rate"], list) or _spectrum_sweep(config)
     data = build_data(config)
     rates, rates_v = _rates(config)
     eigenvalues = _variant_eigenvalues(config)  # (H, L)
@@ -232,7 +232,7 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
     alpha = log_time_grid(data.input_dim, training["alpha_max"], training["points_per_decade"], training["alpha_min"])
     alpha = alpha / data.input_dim
     arrays: dict[str, np.ndarray] = {"alpha": alpha, "eigenvalues": eigenvalues if sweep else eigenvalues[0]}
-    if spectrum_sweep(config):
+    if _spectrum_sweep(config):
         arrays["distinct_eigenvalues"] = np.asarray(config["data"]["distinct_eigenvalues"])
     elif sweep:
         arrays["learning_rate"] = rates
