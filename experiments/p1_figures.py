@@ -121,7 +121,10 @@ def plateau_lengths(lines: list[str]):
             predicted = predicted_plateau_length(ode, args, rbar)
             measured = escape - start
             inside = (alpha >= start) & (alpha <= escape)
-            flat = bool(inside.any()) and float(np.min(np.abs(local_exponent(alpha[1:], eps[1:])[inside[1:]]))) < 0.05
+            flat = (
+                bool(inside.any())
+                and float(np.min(np.abs(local_exponent(alpha[1:], np.maximum(eps[1:], 1e-300))[inside[1:]]))) < 0.05
+            )
             table[eta, blocks] = (measured if flat else np.nan, predicted)
             shown = f"{measured:.0f}" if np.isfinite(measured) else "none"
             error = f"{measured / predicted - 1:+.1%}" if np.isfinite(measured) else "–"
