@@ -255,6 +255,7 @@ def test_every_shipped_config_runs_with_theory_at_small_scale(name, tmp_path):
     out = tmp_path / name
     config = load_config(configs_dir() / f"{name}.toml")
     blocks = config["data"]["distinct_eigenvalues"] if config["data"]["spectrum"] == "power_law" else None
+    blocks = max(blocks) if isinstance(blocks, list) else blocks
     size = 60 if blocks is None else blocks * max(1, 64 // blocks)  # the blocks must divide N
     code = _run(
         name, out, f"data.input_dim={size}", "training.seeds=1", "training.alpha_max=2", "training.points_per_decade=3"
