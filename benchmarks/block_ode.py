@@ -29,9 +29,8 @@ def problem(blocks: int, n: int = 1024):
     student = sl.student_network(n, 2, sl.Erf(), init_std=0.01, dtype=jnp.float64, key=key_s)
     w, b = student.first, teacher.first
     ode = EigenBlockODE(sl.Erf(), 2, 2)
-    args = BlockArgs(
-        jnp.asarray(0.1), jnp.asarray(0.0), data.block_overlaps(b, b), data.eigenvalues, teacher.second, jnp.asarray(0.0)
-    )
+    zero = jnp.asarray(0.0)
+    args = BlockArgs(jnp.asarray(0.1), zero, data.block_overlaps(b, b), data.eigenvalues, teacher.second, zero)
     return ode, BlockState(data.block_overlaps(w, w), data.block_overlaps(w, b), student.second), args
 
 
