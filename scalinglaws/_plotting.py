@@ -20,8 +20,10 @@ def learning_curve_figure(arrays: Mapping[str, np.ndarray], title: str = "", the
     **Arguments:**
 
     - `arrays`: a run's arrays: `alpha` (T,), `eps_g_sim` (S, T) or (H, S, T) for a sweep (with
-      `learning_rate` (H,) or `distinct_eigenvalues` (H,)), and optionally `eps_g_theory` of shape
-      (T,), (S, T), (H, T) or (H, S, T); a seed axis of the theory is averaged.
+      `learning_rate` (H,), `distinct_eigenvalues` (H,) or `hidden` (H,)), and optionally
+      `eps_g_theory` of shape (T,), (S, T), (H, T) or (H, S, T); a seed axis of the theory is
+      averaged. A random-feature run's `eps_g_stationary` ((S,) or (H, S), the theory's long-time
+      error) is drawn as a dotted level.
     - `title`: the figure's title.
     - `theory_floor`: theory values below it (the solver's resolution of eps_g) are not drawn.
     """
@@ -35,6 +37,9 @@ def learning_curve_figure(arrays: Mapping[str, np.ndarray], title: str = "", the
     if rates is None and "distinct_eigenvalues" in arrays:
         rates = arrays["distinct_eigenvalues"]
         labels = [f"L = {value:g}" for value in rates]
+    elif rates is None and "hidden" in arrays:
+        rates = arrays["hidden"]
+        labels = [f"K = {value:g}" for value in rates]
     else:
         labels = [] if rates is None else [f"eta = {value:g}" for value in rates]
     n_curves = 1 if rates is None else len(rates)
@@ -65,6 +70,12 @@ def learning_curve_figure(arrays: Mapping[str, np.ndarray], title: str = "", the
             ax.plot(
                 alpha[shown], _positive(curve)[shown], color=colors[h], ls="--", lw=1.4, label=f"theory {label}".strip()
             )
+    stationary = arrays.get("eps_g_stationary")
+    if stationary is not None:
+        levels = np.atleast_2d(np.asarray(stationary, np.float64))
+        for h, level in enumerate(levels):
+            if np.all(np.isfinite(level)):
+                ax.axhline(level.mean(), color=colors[h % n_curves], ls=":", lw=1.0)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(r"$\alpha$ = steps / N")

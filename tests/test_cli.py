@@ -182,6 +182,47 @@ def test_student_reading_the_leading_blocks(tiny, tmp_path):
     assert gap.max() < 0.3, gap
 
 
+def test_random_feature_sweep_over_k(tiny, tmp_path):
+    """`student.kind = "random_features"` with a list of K: one simulation per K, the readout ODE per
+    seed from its own features, and the asymptotes."""
+    out = tmp_path / "rf"
+    assert _run(tiny, out, "student.kind=random_features", "student.hidden=[16, 64]") == 0
+    arrays = load_results(out)
+    t = arrays["alpha"].size
+    np.testing.assert_array_equal(arrays["hidden"], [16, 64])
+    assert arrays["eps_g_sim"].shape == (2, 2, t) and arrays["eps_g_theory"].shape == (2, 2, t)
+    assert arrays["eps_g_asymptote"].shape == arrays["eps_g_stationary"].shape == (2, 2)
+    assert arrays["eps_g_large_n"].shape == (2,) and "Q_sim" not in arrays and "a_sim" not in arrays
+    # Both start from the zero readout: eps_g = tau / 2 exactly.
+    np.testing.assert_allclose(arrays["eps_g_theory"][..., 0], arrays["eps_g_sim"][..., 0], rtol=1e-10)
+    # More features, lower asymptote; the stationary error lies above it.
+    asymptote = arrays["eps_g_asymptote"].mean(1)
+    assert asymptote[1] < asymptote[0] and np.all(arrays["eps_g_stationary"] > arrays["eps_g_asymptote"])
+    # Theory alone: seed 0's networks.
+    alone = tmp_path / "rf_theory"
+    assert _run(tiny, alone, "student.kind=random_features", "student.hidden=16", "training.seeds=0") == 0
+    theory = load_results(alone)
+    np.testing.assert_allclose(theory["eps_g_theory"][0], arrays["eps_g_theory"][0, 0], rtol=1e-8)
+    summary = json.loads((alone / "summary.json").read_text())
+    assert "readout ODE" in summary["theory"]
+
+
+@pytest.mark.parametrize(
+    "overrides, key",
+    [
+        (["student.hidden=[2, 3]"], "student.hidden"),
+        (["student.kind=random_features", "student.train_second_layer=true"], "student.train_second_layer"),
+        (
+            ["student.kind=random_features", "student.hidden=[4, 8]", "training.learning_rate=[0.1, 0.2]"],
+            "student.hidden",
+        ),
+    ],
+)
+def test_random_feature_config_errors(tiny, tmp_path, capsys, overrides, key):
+    assert _run(tiny, tmp_path / "bad", *overrides) == 2
+    assert key in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
 def test_bad_config_exits_2_naming_the_key_and_writes_nothing(tiny, tmp_path, capsys):
     out = tmp_path / "bad"
     assert main(["run", str(tiny), "--out", str(out), "--set", "data.input_dim=-3"]) == 2
@@ -257,8 +298,15 @@ def test_every_shipped_config_runs_with_theory_at_small_scale(name, tmp_path):
     blocks = config["data"]["distinct_eigenvalues"] if config["data"]["spectrum"] == "power_law" else None
     blocks = max(blocks) if isinstance(blocks, list) else blocks
     size = 60 if blocks is None else blocks * max(1, 64 // blocks)  # the blocks must divide N
+    extra = ["student.hidden=[30, 120]"] if config["student"]["kind"] == "random_features" else []
     code = _run(
-        name, out, f"data.input_dim={size}", "training.seeds=1", "training.alpha_max=2", "training.points_per_decade=3"
+        name,
+        out,
+        f"data.input_dim={size}",
+        "training.seeds=1",
+        "training.alpha_max=2",
+        "training.points_per_decade=3",
+        *extra,
     )
     assert code == 0
     arrays = load_results(out)

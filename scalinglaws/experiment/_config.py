@@ -105,11 +105,23 @@ KEYS: dict[str, dict[str, Key]] = {
         "noise_std": Key("float", 0.0, "standard deviation of Gaussian label noise", minimum=0),
     },
     "student": {
-        "kind": Key("choice", "two_layer", "student model", choices=("two_layer",)),
-        "hidden": Key("int", 2, "K, student hidden units", minimum=1),
+        "kind": Key(
+            "choice",
+            "two_layer",
+            "student model: two_layer (trained first layer), or random_features (frozen Gaussian first "
+            "layer F_kn ~ N(0, 1), trained readout)",
+            choices=("two_layer", "random_features"),
+        ),
+        "hidden": Key(
+            "ints",
+            2,
+            "K, student hidden units (random features: K = gamma N features; a list runs one simulation per K)",
+            minimum=1,
+        ),
         "activation": Key("str", "erf", _ACTIVATION_DOC, check=_activation_check),
         "output": Key("choice", "sum", "output scaling: sum, mean (1/K), sqrt (1/sqrt K)", choices=OUTPUT_SCALINGS),
         "init_std": Key("float", 1e-3, "sigma_J: first-layer weights ~ N(0, sigma_J^2)", minimum=0),
+        "readout_init_std": Key("float", 0.0, "random features: initial readout a_k ~ N(0, std^2)", minimum=0),
         "visible_blocks": Key(
             "int",
             None,
@@ -135,7 +147,7 @@ KEYS: dict[str, dict[str, Key]] = {
         "chunk_size": Key("int", None, "inputs drawn at once per run (default: automatic)", minimum=1, optional=True),
         "test_size": Key("int", 10000, "Monte Carlo test set (activations without closed-form I2)", minimum=16),
         "divergence_threshold": Key(
-            "float", 1e6, "a run has diverged when max_k Q_kk exceeds this", minimum=0, exclusive=True
+            "float", 1e6, "a run has diverged when max_k Q_kk (or eps_g) exceeds this", minimum=0, exclusive=True
         ),
         "on_divergence": Key(
             "choice",
@@ -222,6 +234,18 @@ def _cross_checks(config: dict) -> None:
         raise ConfigError("data.distinct_eigenvalues", "only applies with data.spectrum = 'power_law'")
     if isinstance(given, list) and isinstance(training["learning_rate"], list):
         raise ConfigError("data.distinct_eigenvalues", "sweep it or training.learning_rate, not both")
+    student = config["student"]
+    if isinstance(student["hidden"], list):
+        if student["kind"] != "random_features":
+            raise ConfigError("student.hidden", "a list (a sweep over K) needs student.kind = 'random_features'")
+        if isinstance(given, list) or isinstance(training["learning_rate"], list):
+            raise ConfigError(
+                "student.hidden", "sweep it, training.learning_rate or data.distinct_eigenvalues, not two"
+            )
+    if student["kind"] == "random_features":
+        for key, value in (("train_second_layer", False), ("visible_blocks", None)):
+            if student[key] != value:
+                raise ConfigError(f"student.{key}", "does not apply to student.kind = 'random_features'")
     visible = config["student"]["visible_blocks"]
     if visible is not None and isinstance(given, list):
         raise ConfigError("student.visible_blocks", "cannot be combined with a sweep over data.distinct_eigenvalues")

@@ -15,11 +15,17 @@ import numpy as np
 
 from .._activations import activation_from_name
 from .._data import GaussianData, isotropic, power_law
-from .._models import student_network, teacher_network
-from ..simulate import Simulation, log_time_grid, simulate
-from ..theory import TheoryError
+from .._models import random_feature_model, student_network, teacher_network
+from ..simulate import Simulation, initial_networks, log_time_grid, simulate
+from ..theory import TheoryError, network_feature_statistics
 from ._config import Config, ConfigError
-from ._theory import initial_state_of_networks, initial_state_of_simulation, solve_theory, theory_for
+from ._theory import (
+    initial_state_of_networks,
+    initial_state_of_simulation,
+    solve_random_feature_theory,
+    solve_theory,
+    theory_for,
+)
 
 
 __all__ = ["Diverged", "Results", "build_data", "build_spectra", "run_experiment"]
@@ -58,12 +64,26 @@ def _spectrum_sweep(config: Config) -> bool:
     return isinstance(config["data"]["distinct_eigenvalues"], list)
 
 
+def _random_features(config: Config) -> bool:
+    return config["student"]["kind"] == "random_features"
+
+
+def _hidden_values(config: Config) -> list[int]:
+    """The student sizes K: one, or one per variant of a sweep over K (random features)."""
+    hidden = config["student"]["hidden"]
+    return hidden if isinstance(hidden, list) else [hidden]
+
+
+def _hidden_sweep(config: Config) -> bool:
+    return isinstance(config["student"]["hidden"], list)
+
+
 def _variant_eigenvalues(config: Config) -> np.ndarray:
     """`(H, L)`: every variant's eigenvalue on each block of the finest partition among the spectra."""
     spectra = build_spectra(config)
     finest = max(d.distinct for d in spectra)
     eigen = np.stack([np.repeat(np.asarray(d.eigenvalues), finest // d.distinct) for d in spectra])
-    return np.broadcast_to(eigen, (max(len(spectra), _rates(config)[0].size), finest))
+    return np.broadcast_to(eigen, (_rates(config)[0].size, finest))
 
 
 def _versions() -> dict[str, str]:
@@ -91,8 +111,9 @@ def _visible_inputs(config: Config) -> int | None:
     return n * blocks // build_data(config).distinct
 
 
-def _factories(config: Config):
-    """`make_teacher(key)` and `make_student(key)` of the config."""
+def _factories(config: Config, hidden: int | None = None):
+    """`make_teacher(key)` and `make_student(key)` of the config (with `hidden` units, default the
+    config's)."""
     data, teacher, student, training = config["data"], config["teacher"], config["student"], config["training"]
     n = data["input_dim"]
     dtype = jnp.float32 if training["dtype"] == "float32" else jnp.float64
@@ -108,10 +129,22 @@ def _factories(config: Config):
         blocks=build_data(config).distinct,
         dtype=dtype,
     )
+    hidden = _hidden_values(config)[0] if hidden is None else hidden
+    if _random_features(config):
+        make_student = functools.partial(
+            random_feature_model,
+            n,
+            hidden,
+            activation_from_name(student["activation"]),
+            output=student["output"],
+            readout_init_std=student["readout_init_std"],
+            dtype=dtype,
+        )
+        return (lambda key: make_teacher(key=key)), (lambda key: make_student(key=key))
     make_student = functools.partial(
         student_network,
         n,
-        student["hidden"],
+        hidden,
         activation_from_name(student["activation"]),
         output=student["output"],
         init_std=student["init_std"],
@@ -127,14 +160,16 @@ def _rates(config: Config) -> tuple[np.ndarray, np.ndarray]:
     rates = np.atleast_1d(np.asarray(config["training"]["learning_rate"], np.float64))
     if _spectrum_sweep(config):
         rates = np.full(len(config["data"]["distinct_eigenvalues"]), rates[0])
+    if _hidden_sweep(config):
+        rates = np.full(len(config["student"]["hidden"]), rates[0])
     eta_v = config["student"]["second_layer_learning_rate"]
     return rates, rates if eta_v is None else np.full_like(rates, eta_v)
 
 
-def _simulate(config: Config, progress) -> Simulation:
+def _simulate(config: Config, progress, hidden: int | None = None, rates=None) -> Simulation:
     training = config["training"]
-    make_teacher, make_student = _factories(config)
-    rates, rates_v = _rates(config)
+    make_teacher, make_student = _factories(config, hidden)
+    rates, rates_v = _rates(config) if rates is None else (rates, rates)
     return simulate(
         build_spectra(config),
         make_teacher,
@@ -159,6 +194,8 @@ def _variant_labels(config: Config) -> list[str]:
     """How a summary names each variant of the run."""
     if _spectrum_sweep(config):
         return [f"distinct_eigenvalues={value}" for value in config["data"]["distinct_eigenvalues"]]
+    if _hidden_sweep(config):
+        return [f"hidden={value}" for value in config["student"]["hidden"]]
     return [f"learning_rate={rate:g}" for rate in _rates(config)[0]]
 
 
@@ -206,6 +243,75 @@ def _theory_arrays(theory: dict, initial, per_run) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _random_feature_results(config: Config, progress, per_run, summary: dict, diverged: list[str]) -> dict:
+    """Simulation and theory of a random-feature run (one simulation per K of a sweep over K)."""
+    training = config["training"]
+    rates, _ = _rates(config)
+    labels = _variant_labels(config)
+    hidden = _hidden_values(config)
+    kind, _ = theory_for(config)
+    arrays: dict[str, np.ndarray] = {}
+    statistics, readouts = [], []
+    if training["seeds"] > 0:
+        if _hidden_sweep(config):
+            sims = [_simulate(config, progress, k, rates[h : h + 1]) for h, k in enumerate(hidden)]
+        else:
+            sims = [_simulate(config, progress)]
+        eps = np.concatenate([sim.eps_g for sim in sims])
+        diverged_alpha = np.concatenate([sim.diverged_alpha for sim in sims])
+        for h, s in zip(*np.nonzero(np.isfinite(diverged_alpha))):
+            diverged.append(f"{labels[h]}, seed {s}: diverged at alpha={diverged_alpha[h, s]:.4g}")
+        arrays.update(
+            steps=sims[0].steps,
+            eps_g_sim=per_run(eps),
+            T_sim=sims[0].t,
+            A_teacher=sims[0].teacher_second_layer,
+            diverged_alpha=per_run(diverged_alpha),
+        )
+        if not _hidden_sweep(config):
+            arrays["a_sim"] = per_run(sims[0].second_layer)
+        run_seconds = sum(sim.run_seconds for sim in sims)
+        seed_steps = rates.size * training["seeds"] * int(sims[0].steps[-1])
+        summary.update(
+            eps_g_method=sims[0].eps_g_method,
+            compile_seconds=round(sum(sim.compile_seconds for sim in sims), 3),
+            simulation_seconds=round(run_seconds, 3),
+            seed_steps_per_second=round(seed_steps / max(run_seconds, 1e-9)),
+            eps_g_final_mean=_final_seed_mean(eps),
+        )
+        if kind is not None:
+            for sim in sims:
+                for h in range(sim.eps_g.shape[0]):
+                    statistics.append(tuple(x[h] for x in sim.feature_statistics))
+                    readouts.append(sim.second_layer[h, :, 0])
+    elif kind is not None:
+        variance = build_data(config).diagonal()
+        for h in range(rates.size):
+            make_teacher, make_student = _factories(config, hidden[h] if _hidden_sweep(config) else None)
+            teachers, students, _ = initial_networks(make_teacher, make_student, 1, key=jr.key(training["seed"]))
+            stats = jax.vmap(lambda s, t: network_feature_statistics(s, t, variance))(students, teachers)
+            statistics.append(tuple(np.asarray(x) for x in stats))
+            readouts.append(np.asarray(students.readout, np.float64))
+    if kind is not None:
+        theory_start = time.perf_counter()
+        alpha = (
+            log_time_grid(
+                config["data"]["input_dim"], training["alpha_max"], training["points_per_decade"], training["alpha_min"]
+            )
+            / config["data"]["input_dim"]
+        )
+        theory, theory_diverged = solve_random_feature_theory(config, statistics, readouts, alpha, rates)
+        for h, s in zip(*np.nonzero(np.isfinite(theory_diverged))):
+            diverged.append(f"theory at {labels[h]}, seed {s}: diverged at alpha={theory_diverged[h, s]:.4g}")
+        for name, values in theory.items():
+            arrays[name if name != "eps_g" else "eps_g_theory"] = per_run(values)
+        summary["theory_seconds"] = round(time.perf_counter() - theory_start, 3)
+        summary["eps_g_theory_final_mean"] = _final_seed_mean(theory["eps_g"])
+        summary["eps_g_asymptote_mean"] = theory["eps_g_asymptote"].mean(-1).tolist()
+        summary["eps_g_stationary_mean"] = theory["eps_g_stationary"].mean(-1).tolist()
+    return arrays
+
+
 def _final_seed_mean(eps: np.ndarray) -> list[float]:
     """Seed mean of the last eps_g of every learning rate, ignoring diverged (NaN) runs."""
     with warnings.catch_warnings():  # every seed of a learning rate may have diverged
@@ -224,7 +330,7 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
     if training["seeds"] == 0 and kind is None:
         raise ConfigError("training.seeds", f"is 0 (theory alone), but the theory is {description}; use seeds >= 1")
     start = time.perf_counter()
-    sweep = isinstance(training["learning_rate"], list) or _spectrum_sweep(config)
+    sweep = isinstance(training["learning_rate"], list) or _spectrum_sweep(config) or _hidden_sweep(config)
     data = build_data(config)
     rates, rates_v = _rates(config)
     eigenvalues = _variant_eigenvalues(config)  # (H, L)
@@ -234,6 +340,8 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
     arrays: dict[str, np.ndarray] = {"alpha": alpha, "eigenvalues": eigenvalues if sweep else eigenvalues[0]}
     if _spectrum_sweep(config):
         arrays["distinct_eigenvalues"] = np.asarray(config["data"]["distinct_eigenvalues"])
+    elif _hidden_sweep(config):
+        arrays["hidden"] = np.asarray(config["student"]["hidden"])
     elif sweep:
         arrays["learning_rate"] = rates
     summary: dict = {
@@ -250,7 +358,9 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
     def per_run(x):  # (H, S, ...) -> (S, ...) unless the config sweeps learning rates or spectra
         return x if sweep else x[0]
 
-    if training["seeds"] > 0:
+    if _random_features(config):
+        arrays.update(_random_feature_results(config, progress, per_run, summary, diverged))
+    elif training["seeds"] > 0:
         sim = _simulate(config, progress)
         if sim.diverged:
             diverged.append(_divergence_message(sim, labels))
@@ -263,7 +373,7 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
             seed_steps_per_second=round(seed_steps / max(sim.run_seconds, 1e-9)),
             eps_g_final_mean=_final_seed_mean(sim.eps_g),
         )
-    if kind is not None:
+    if kind is not None and not _random_features(config):
         theory_start = time.perf_counter()
         if training["seeds"] > 0:
             initial = initial_state_of_simulation(sim, config["student"]["second_layer_init"])

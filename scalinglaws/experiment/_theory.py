@@ -14,6 +14,7 @@ import numpy as np
 
 from .._activations import activation_from_name
 from .._data import GaussianData
+from .._models import output_scale
 from ..simulate import Simulation, initial_networks
 from ..theory import (
     BlockArgs,
@@ -25,12 +26,24 @@ from ..theory import (
     SoftCommitteeODE,
     check_step_limit,
     dense_factorise,
+    rf_asymptotic_error,
+    rf_asymptotic_error_large_n,
+    rf_critical_learning_rate,
+    rf_stationary_error,
+    solve_readout,
     solve_soft_committee,
 )
 from ._config import Config
 
 
-__all__ = ["InitialState", "initial_state_of_networks", "initial_state_of_simulation", "solve_theory", "theory_for"]
+__all__ = [
+    "InitialState",
+    "initial_state_of_networks",
+    "initial_state_of_simulation",
+    "solve_random_feature_theory",
+    "solve_theory",
+    "theory_for",
+]
 
 SCM_DESCRIPTION = (
     "soft committee machine ODE (Saad & Solla 1995; Goldt et al. 2019), solved per seed from the "
@@ -44,6 +57,17 @@ BLOCK_DESCRIPTION = (
 )
 
 
+RF_DESCRIPTION = (
+    "random-feature readout ODE with the O(eta^2) SGD noise (Gaussian closure of the four-point moments; "
+    "derivation in scalinglaws.theory._readout), solved per seed from each seed's own features and teacher"
+)
+
+
+def _is_odd(activation) -> bool:
+    x = jnp.linspace(0.1, 3.0, 7)
+    return bool(np.allclose(np.asarray(activation(-x)), -np.asarray(activation(x))))
+
+
 def theory_for(config: Config) -> tuple[str | None, str]:
     """`(kind, description)` of the theory for this config, or `(None, why there is none)`."""
     if not config["theory"]["enabled"]:
@@ -52,6 +76,13 @@ def theory_for(config: Config) -> tuple[str | None, str]:
     if teacher["activation"] != student["activation"]:
         return None, "none: student and teacher activations differ"
     activation = activation_from_name(student["activation"])
+    if student["kind"] == "random_features":
+        if "i2" not in activation.closed_forms or not _is_odd(activation):
+            return (
+                None,
+                f"none: the readout theory needs an odd activation with closed-form I2, got {activation.name!r}",
+            )
+        return "random_features", RF_DESCRIPTION
     if not {"i2", "i3", "i4", "j2"} <= activation.closed_forms:
         return None, f"none: activation {activation.name!r} has no closed-form I3/I4 (the ODE needs erf or linear)"
     if data["spectrum"] != "isotropic":
@@ -254,3 +285,73 @@ def _solve_variants(
         x[bad] = np.nan
         out[name] = x.reshape(n_rates, seeds, *x.shape[1:])
     return out, diverged_alpha.reshape(n_rates, seeds)
+
+
+def solve_random_feature_theory(
+    config: Config, statistics: list, readouts: list, alpha: np.ndarray, rates: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The readout theory of every variant and seed of a random-feature run.
+
+    `statistics[h]` is variant h's `(C, b, tau)` with a leading seed axis, `readouts[h]` its initial
+    readouts `a_0` (S, K). **Returns** `(arrays, diverged_alpha)`: `eps_g` (H, S, T) from the readout
+    ODE (NaN from a blow-up on), `eps_g_asymptote` (H, S) the eta -> 0 limit, `eps_g_stationary`
+    (H, S) the finite-eta stationary error (inf above `eta_c`), `critical_learning_rate` (H, S), and,
+    for the isotropic, summed-output setup the Gaussian-equivalence formula assumes, `eps_g_large_n`
+    (H,); and the (H, S) alpha at which a solve blew up (NaN where it did not).
+    """
+    student, teacher, theory = config["student"], config["teacher"], config["theory"]
+    n = config["data"]["input_dim"]
+    noise = teacher["noise_std"]
+    activation = activation_from_name(student["activation"])
+    out: dict[str, list] = {"eps_g": [], "eps_g_asymptote": [], "eps_g_stationary": [], "critical_learning_rate": []}
+    diverged = []
+    large_n = (
+        config["data"]["spectrum"] == "isotropic"
+        and teacher["output"] == "sum"
+        and teacher["second_layer"] == "ones"
+        and abs(noise) == 0
+    )
+    if large_n:
+        out["eps_g_large_n"] = []
+    for (c, b, tau), readout, eta in zip(statistics, readouts, rates):
+        k = c.shape[-1]
+        scale = output_scale(student["output"], k)
+
+        def one(c_, b_, tau_, a0, eta=eta, scale=scale):
+            return solve_readout(
+                c_,
+                b_,
+                tau_,
+                scale * a0,
+                jnp.asarray(alpha),
+                learning_rate=eta,
+                scale=scale,
+                input_dim=n,
+                noise_std=noise,
+                rtol=theory["rtol"],
+                atol=theory["atol"],
+                max_steps=theory["max_steps"],
+                blowup=config["training"]["divergence_threshold"],
+            )
+
+        eps, solution = jax.vmap(one)(*(jnp.asarray(x) for x in (c, b, tau, readout)))
+        check_step_limit(solution, "the readout theory")
+        eps = np.array(eps)
+        bad = ~np.isfinite(eps) | (eps > config["training"]["divergence_threshold"])
+        bad[np.asarray(solution.result != diffrax.RESULTS.successful), -1] = True
+        bad = np.logical_or.accumulate(bad, axis=-1)
+        eps[bad] = np.nan
+        diverged.append(np.where(bad.any(-1), alpha[np.argmax(bad, axis=-1)], np.nan))
+        out["eps_g"].append(eps)
+        seeds = range(c.shape[0])
+        out["eps_g_asymptote"].append([float(rf_asymptotic_error(c[s], b[s], tau[s])) + noise**2 / 2 for s in seeds])
+        out["eps_g_stationary"].append(
+            [
+                rf_stationary_error(c[s], b[s], tau[s], learning_rate=eta, scale=scale, input_dim=n, noise_std=noise)
+                for s in seeds
+            ]
+        )
+        out["critical_learning_rate"].append([rf_critical_learning_rate(c[s], scale=scale, input_dim=n) for s in seeds])
+        if large_n:
+            out["eps_g_large_n"].append(float(rf_asymptotic_error_large_n(k / n, activation, teacher["hidden"])))
+    return {name: np.asarray(values, np.float64) for name, values in out.items()}, np.asarray(diverged)

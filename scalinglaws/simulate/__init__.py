@@ -2,4 +2,4 @@
 
 from ._engine import Simulation as Simulation, initial_networks as initial_networks, simulate as simulate
 from ._grid import log_time_grid as log_time_grid
-from ._sgd import LearningRates as LearningRates, sgd_step as sgd_step
+from ._sgd import LearningRates as LearningRates, readout_step as readout_step, sgd_step as sgd_step

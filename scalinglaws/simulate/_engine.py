@@ -14,6 +14,9 @@ How a run is laid out (see `shared/PERFORMANCE.md` for the measurements behind i
   same standard normals), so a sweep costs one draw per step instead of H. The draws bound the
   speed on CPU, so an H-point sweep runs several times faster than H runs. Learning rates and
   spectra are traced inputs, so a sweep with new values does not recompile.
+- A random-feature student's features are frozen and equal for all variants of a seed, so a chunk's
+  features `g(X F^T / sqrt(N))` come from one matrix product, and the scan updates only the
+  readout: the cost per step is that of the product, at matrix-multiply speed.
 - The host drives the run in a few dozen segments (one compiled call each) to report progress
   and detect divergence; each segment scans over many steps inside `jit`.
 """
@@ -34,9 +37,10 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 
 from .._data import GaussianData
 from .._error import generalisation_error
-from .._models import TwoLayerNetwork
+from .._models import RandomFeatureModel, TwoLayerNetwork
+from ..theory._random_features import network_feature_statistics
 from ._grid import log_time_grid
-from ._sgd import LearningRates, sgd_step
+from ._sgd import LearningRates, readout_step, sgd_step
 
 
 __all__ = ["Simulation", "initial_networks", "simulate"]
@@ -57,11 +61,12 @@ class Simulation:
     - `learning_rates`, `second_layer_rates`: `(H,)`.
     - `eigenvalues`: `(H, L)` each variant's eigenvalue on every block of the recording partition.
     - `eps_g`: `(H, S, T)` generalisation error.
-    - `q`, `r`: `(H, S, T, K, K)`, `(H, S, T, K, M)` overlaps `W W^T / N`, `W B^T / N`.
+    - `q`, `r`: `(H, S, T, K, K)`, `(H, S, T, K, M)` overlaps `W W^T / N`, `W B^T / N` (for a
+      random-feature student, whose first layer is frozen, `(H, S, T, 0, 0)`).
     - `t`: `(S, M, M)` teacher overlaps `B B^T / N`; `t_field`: `(H, S, M, M)` their field
       covariances `B Sigma B^T / N` under each variant's spectrum.
     - `second_layer`: `(H, S, T, K)` student second layer `v` (not the effective `c_K v`), or
-      `None` when it is not trained.
+      `None` when it is not trained; for a random-feature student, its readout `a`.
     - `teacher_second_layer`: `(S, M)` teacher second layer `A`.
     - `q_blocks`, `r_blocks`: `(H, S, T, L, K, K)`, `(H, S, T, L, K, M)` eigen-block overlaps,
       `t_blocks`: `(S, L, M, M)`; `None` for isotropic data.
@@ -70,6 +75,9 @@ class Simulation:
       after divergence are NaN.
     - `eps_g_method`: `"closed_form"` (float64, from the order parameters) or `"monte_carlo"`
       (a fixed test set of `test_size` inputs).
+    - `feature_statistics`: for a random-feature student with closed-form `I2`, `(C, b, tau)` of
+      every variant and seed, `(H, S, K, K)`, `(H, S, K)`, `(H, S)` (`theory.feature_statistics`
+      under the variant's spectrum); else `None`.
     - `compile_seconds`, `run_seconds`: compilation and steady-state wall time.
     """
 
@@ -90,6 +98,7 @@ class Simulation:
     t_blocks: np.ndarray | None
     diverged_alpha: np.ndarray
     eps_g_method: str
+    feature_statistics: tuple[np.ndarray, np.ndarray, np.ndarray] | None
     compile_seconds: float
     run_seconds: float
 
@@ -111,6 +120,7 @@ class _Variants(eqx.Module):
     field_eigenvalues: Array  # (H, L): eigenvalue of every recorded block
     t_field: Array  # (H, M, M)
     y_test: Array  # (H, test_size)
+    features: tuple[Array, Array, Array]  # random features' (C, b, tau): (H, K, K), (H, K), (H,); else empty
 
 
 class _Context(eqx.Module):
@@ -192,14 +202,24 @@ def _draw(spec: _Spec, ctx: _Context, counter):
     return xs, ys
 
 
+def _first(tree):
+    return jtu.tree_map(lambda x: x[0] if eqx.is_array(x) else x, tree)
+
+
 def _chunk(spec: _Spec, ctx: _Context, st: _State, active=None) -> _State:
     """`chunk_size` SGD steps of every variant on fresh inputs; with `active`, only the first
     `active` take effect."""
     xs, ys = _draw(spec, ctx, st.counter)
+    if isinstance(st.student, RandomFeatureModel):
+        # Frozen features, the same for every variant of the seed: one product for the chunk.
+        xs = _first(st.student).features_of(xs)  # (chunk, K), or (H, chunk, K) for several spectra
+        rule = readout_step
+    else:
+        rule = functools.partial(sgd_step, train_second_layer=spec.train_second_layer)
     if not spec.shared_inputs:  # scan over steps: (chunk, H, ...)
         xs, ys = jnp.swapaxes(xs, 0, 1), jnp.swapaxes(ys, 0, 1)
     axis = None if spec.shared_inputs else 0
-    step = jax.vmap(functools.partial(sgd_step, train_second_layer=spec.train_second_layer), in_axes=(0, axis, axis, 0))
+    step = jax.vmap(rule, in_axes=(0, axis, axis, 0))
 
     def body(students, inputs):
         x, y, i = inputs
@@ -224,6 +244,19 @@ def _observe_one(
 ) -> _Observation:
     """The observables of one variant's student (`variant` without its H axis)."""
     n = spec.input_dim
+    if isinstance(student, RandomFeatureModel):
+        readout = student.readout.astype(jnp.float64)
+        if spec.closed_form:
+            c, b, tau = variant.features
+            u = student.scale * readout
+            eps = 0.5 * (u @ c @ u - 2 * u @ b + tau)
+        else:
+            x_test = z_test * variant.input_scale.astype(z_test.dtype)[None, :]
+            diff = (student(x_test) - variant.y_test).astype(jnp.float64)
+            eps = 0.5 * jnp.mean(diff * diff)
+        empty = jnp.zeros((0, 0), jnp.float64)
+        none = jnp.zeros((0,), jnp.float64)
+        return _Observation(eps + 0.5 * jnp.square(noise_std), empty, empty, readout, none, none)
     w = student.first.astype(jnp.float64)
     b = teacher.first.astype(jnp.float64)
     if spec.blocks:
@@ -293,6 +326,16 @@ def initial_networks(
     return init(seed_keys)
 
 
+def _feature_statistics(students: RandomFeatureModel, teachers: TwoLayerNetwork, input_scale):
+    """`(C, b, tau)` of every seed's features under every variant's spectrum, `(S, H, ...)`, float64."""
+
+    def one(student, teacher):
+        variance = jnp.square(input_scale.astype(jnp.float64))
+        return jax.vmap(lambda v: network_feature_statistics(student, teacher, v))(variance)
+
+    return jax.jit(jax.vmap(one))(students, teachers)
+
+
 def _recording_partition(datas: list[GaussianData]) -> GaussianData:
     """The finest block partition among the spectra (each must refine into it), for recording."""
     finest = max(d.distinct for d in datas)
@@ -331,8 +374,9 @@ def simulate(
 
     - `data`: the input distribution, or a sequence of H of them (a sweep over spectra of one
       input dimension, whose numbers of distinct eigenvalues each divide the largest).
-    - `make_teacher`, `make_student`: functions of a PRNG key returning a network; they are
-      vmapped over seeds, so they must be traceable. The student's dtype sets the simulation's.
+    - `make_teacher`, `make_student`: functions of a PRNG key returning a network (the student a
+      `TwoLayerNetwork` or a `RandomFeatureModel`); they are vmapped over seeds, so they must be
+      traceable. The student's dtype sets the simulation's.
     - `learning_rates`: `eta` values, shape `(H,)` (a scalar is one value). With several spectra,
       one value or one per spectrum.
     - `second_layer_rates`: `eta_v` values, shape `(H,)`; default `learning_rates`.
@@ -346,7 +390,7 @@ def simulate(
       draw for the whole batch near 2 MB (larger draws were slower on CPU).
     - `test_size`: size of the fixed Monte Carlo test set, used only when the activations have no
       closed-form `I2` (or student and teacher activations differ).
-    - `divergence_threshold`: a run has diverged when `max_k Q_kk` exceeds it.
+    - `divergence_threshold`: a run has diverged when `max_k Q_kk` or `eps_g` exceeds it.
     - `progress`: called as `progress(steps_done, steps_total)` after each segment.
     - `key`: the PRNG key; seed `s` uses `fold_in(key, seed_offset + s)`.
 
@@ -381,14 +425,14 @@ def simulate(
     lengths, records = _pieces(grid)
 
     teachers, students, data_keys = initial_networks(make_teacher, make_student, seeds, seed_offset, key=key)
-    one_student = jtu.tree_map(lambda x: x[0] if eqx.is_array(x) else x, students)
-    one_teacher = jtu.tree_map(lambda x: x[0] if eqx.is_array(x) else x, teachers)
-    dtype = one_student.first.dtype
+    one_student, one_teacher = _first(students), _first(teachers)
+    random_features = isinstance(one_student, RandomFeatureModel)
+    dtype = (one_student.features if random_features else one_student.first).dtype
     if one_teacher.input_dim != n or one_student.input_dim != n:
         raise ValueError("teacher and student input dimensions must equal data.input_dim")
     activation = one_student.activation
     closed_form = activation == one_teacher.activation and "i2" in activation.closed_forms
-    blocks = not all(d.identity for d in datas)
+    blocks = not random_features and not all(d.identity for d in datas)
 
     b64_all = teachers.first.astype(jnp.float64)
     t_plain = jnp.einsum("smn,skn->smk", b64_all, b64_all) / n
@@ -401,6 +445,14 @@ def simulate(
         z_test = jr.normal(jr.fold_in(key, _TEST_SET_STREAM), (test_size, n), dtype)
         x_tests = z_test[None] * input_scale.astype(dtype)[:, None, :]  # (H, test_size, N)
         y_test = jax.vmap(lambda t: jax.vmap(t)(x_tests))(teachers)  # (S, H, test_size)
+    if random_features and closed_form:
+        features = _feature_statistics(students, teachers, input_scale)
+    else:
+        features = (
+            jnp.zeros((seeds, n_variants, 0, 0)),
+            jnp.zeros((seeds, n_variants, 0)),
+            jnp.zeros((seeds, n_variants)),
+        )
 
     def per_variant(x):
         if not eqx.is_array(x):
@@ -422,6 +474,7 @@ def simulate(
         jnp.broadcast_to(jnp.asarray(field_eigenvalues), (seeds, *field_eigenvalues.shape)),
         t_field,
         y_test,
+        features,
     )
     context = _Context(teachers, data_keys, jnp.full(seeds, float(noise_std), jnp.float64), variants)
     state, context = _shard((state, context))
@@ -448,6 +501,7 @@ def simulate(
         done = int(ends[-1])
         bad = ~np.isfinite(obs.eps_g) | ~np.all(np.isfinite(obs.q.reshape(*obs.q.shape[:2], -1)), axis=-1)
         bad |= np.max(np.diagonal(obs.q, axis1=-2, axis2=-1), axis=-1, initial=-np.inf) > divergence_threshold
+        bad |= obs.eps_g > divergence_threshold
         for b in np.flatnonzero(bad.any(axis=1) & np.isnan(diverged_at)):
             diverged_at[b] = ends[np.argmax(bad[b])] / n
         observations.append(obs)
@@ -481,13 +535,16 @@ def simulate(
         r=shaped(obs.r),
         t=np.asarray(t_plain),
         t_field=np.moveaxis(np.asarray(t_field), 1, 0),
-        second_layer=shaped(obs.second) if train_second_layer else None,
+        second_layer=shaped(obs.second) if train_second_layer or random_features else None,
         teacher_second_layer=np.asarray(teachers.second, np.float64),
         q_blocks=shaped(obs.q_blocks) if blocks else None,
         r_blocks=shaped(obs.r_blocks) if blocks else None,
         t_blocks=np.asarray(t_blocks) if blocks else None,
         diverged_alpha=diverged_at.reshape(n_variants, seeds),
         eps_g_method="closed_form" if closed_form else "monte_carlo",
+        feature_statistics=(
+            tuple(np.moveaxis(np.asarray(x), 1, 0) for x in features) if random_features and closed_form else None
+        ),
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,
     )

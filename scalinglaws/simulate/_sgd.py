@@ -23,7 +23,7 @@ from jaxtyping import Array, Float
 from .._models import RandomFeatureModel, TwoLayerNetwork
 
 
-__all__ = ["LearningRates", "sgd_step"]
+__all__ = ["LearningRates", "readout_step", "sgd_step"]
 
 
 class LearningRates(NamedTuple):
@@ -60,8 +60,16 @@ def sgd_step(
         second = student.second + (eta_v / n) * student.scale * delta * act
         return eqx.tree_at(lambda s: (s.first, s.second), student, (first, second))
     if isinstance(student, RandomFeatureModel):
-        phi = g(student.features @ x / math.sqrt(n))
-        delta = target - student.scale * (phi @ student.readout)
-        readout = student.readout + (eta / n) * student.scale * delta * phi
-        return eqx.tree_at(lambda s: s.readout, student, readout)
+        return readout_step(student, student.features_of(x), target, rates)
     raise TypeError(f"no SGD rule for {type(student).__name__}")
+
+
+def readout_step(
+    student: RandomFeatureModel, phi: Float[Array, " K"], target: Float[Array, ""], rates: LearningRates
+) -> RandomFeatureModel:
+    """The random-feature readout step given the sample's features `phi = g(F x / sqrt(N))`, which
+    the engine computes for a whole chunk of inputs in one matrix product."""
+    eta = jnp.asarray(rates.first, phi.dtype)
+    delta = target - student.scale * (phi @ student.readout)
+    readout = student.readout + (eta / student.input_dim) * student.scale * delta * phi
+    return eqx.tree_at(lambda s: s.readout, student, readout)

@@ -30,9 +30,19 @@ from ._random_features import (
     feature_statistics as feature_statistics,
     hermite_coefficients as hermite_coefficients,
     marchenko_pastur_trace as marchenko_pastur_trace,
+    network_feature_statistics as network_feature_statistics,
     rf_asymptotic_error as rf_asymptotic_error,
     rf_asymptotic_error_large_n as rf_asymptotic_error_large_n,
     rf_error as rf_error,
+)
+from ._readout import (
+    ReadoutArgs as ReadoutArgs,
+    ReadoutODE as ReadoutODE,
+    ReadoutState as ReadoutState,
+    readout_initial_state as readout_initial_state,
+    rf_critical_learning_rate as rf_critical_learning_rate,
+    rf_stationary_error as rf_stationary_error,
+    solve_readout as solve_readout,
 )
 from ._rosenbrock import Rodas4 as Rodas4, dense_factorise as dense_factorise
 from ._scm import (

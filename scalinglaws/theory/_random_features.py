@@ -35,12 +35,14 @@ from jaxtyping import Array, ArrayLike, Float
 
 from .._activations import AbstractActivation
 from .._error import pairwise_i2
+from .._models import RandomFeatureModel, TwoLayerNetwork
 
 
 __all__ = [
     "feature_statistics",
     "hermite_coefficients",
     "marchenko_pastur_trace",
+    "network_feature_statistics",
     "rf_asymptotic_error",
     "rf_asymptotic_error_large_n",
     "rf_error",
@@ -63,6 +65,24 @@ def feature_statistics(
     cov = jnp.block([[q, r], [r.T, t]])
     i2 = pairwise_i2(activation, cov)
     return i2[:k, :k], i2[:k, k:] @ a, a @ i2[k:, k:] @ a
+
+
+def network_feature_statistics(
+    student: RandomFeatureModel, teacher: TwoLayerNetwork, variance: Float[ArrayLike, " N"] | None = None
+) -> tuple[Float[Array, "K K"], Float[Array, " K"], Float[Array, ""]]:
+    """`(C, b, tau)` of a random-feature student and a teacher (float64) for inputs of diagonal
+    covariance `variance` (N,), default the identity: `feature_statistics` of the field covariances
+    `F Sigma F^T / N`, `F Sigma B^T / N`, `B Sigma B^T / N`. Needs one activation with closed-form `I2`
+    for both networks."""
+    if student.activation != teacher.activation:
+        raise ValueError("the feature statistics need the student's and the teacher's activations to be equal")
+    n = student.input_dim
+    f = student.features.astype(jnp.float64)
+    b = teacher.first.astype(jnp.float64)
+    sigma = jnp.ones(n, jnp.float64) if variance is None else jnp.asarray(variance, jnp.float64)
+    fs, bs = f * sigma[None, :], b * sigma[None, :]
+    a = teacher.effective_second_layer().astype(jnp.float64)
+    return feature_statistics(student.activation, fs @ f.T / n, fs @ b.T / n, bs @ b.T / n, a)
 
 
 def rf_error(
@@ -112,11 +132,14 @@ def hermite_coefficients(activation: AbstractActivation, points: int = 80) -> tu
 def rf_asymptotic_error_large_n(gamma: float | ArrayLike, activation: AbstractActivation, teacher_hidden: int) -> Array:
     """`eps_inf(gamma)` of the module docstring: the large-N asymptotic error of the random-feature
     model with `K = gamma N` unit-variance features, for an orthonormal-like teacher (`T = I`,
-    `c_M A_n = 1`) of `teacher_hidden` units. Needs an odd activation (`mu_0 = 0`)."""
+    `c_M A_n = 1`) of `teacher_hidden` units. Needs an odd activation (`mu_0 = 0`); for a linear one
+    it is the limit `1/2 M max(0, 1 - gamma)` (the unread part of the teacher's input space)."""
     mu0, mu1, second = hermite_coefficients(activation)
     if abs(mu0) > 1e-12 or mu1 == 0:
         raise ValueError(f"the large-N formula needs an odd activation with mu_1 != 0, got {activation.name!r}")
     non_linear = second - mu1**2
-    ridge = non_linear / mu1**2
     m = teacher_hidden
+    if non_linear <= 1e-12 * second:  # linear: r m(gamma, r) -> max(0, 1 - gamma) as r -> 0
+        return 0.5 * m * mu1**2 * jnp.maximum(0.0, 1.0 - jnp.asarray(gamma, jnp.float64))
+    ridge = non_linear / mu1**2
     return 0.5 * m * non_linear + 0.5 * m * mu1**2 * ridge * marchenko_pastur_trace(gamma, ridge)
