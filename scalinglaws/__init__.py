@@ -23,7 +23,7 @@ import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
-from . import simulate as simulate, theory as theory  # noqa: E402
+from . import fit as fit, simulate as simulate, theory as theory  # noqa: E402
 from ._activations import (  # noqa: E402
     AbstractActivation as AbstractActivation,
     Erf as Erf,

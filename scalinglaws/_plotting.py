@@ -14,7 +14,9 @@ def _positive(y: np.ndarray) -> np.ndarray:
     return np.where(y > 0, y, np.nan)
 
 
-def learning_curve_figure(arrays: Mapping[str, np.ndarray], title: str = "", theory_floor: float = 0.0) -> Figure:
+def learning_curve_figure(
+    arrays: Mapping[str, np.ndarray], title: str = "", theory_floor: float = 0.0, fit=None, fit_label: str = ""
+) -> Figure:
     """`eps_g` against `alpha` on log-log axes: seed mean with a min-max band, theory dashed.
 
     **Arguments:**
@@ -26,6 +28,7 @@ def learning_curve_figure(arrays: Mapping[str, np.ndarray], title: str = "", the
       error) is drawn as a dotted level.
     - `title`: the figure's title.
     - `theory_floor`: theory values below it (the solver's resolution of eps_g) are not drawn.
+    - `fit`: a `scalinglaws.fit.Fit`, drawn over its window (dash-dotted), labelled with `fit_label`.
     """
     alpha = np.asarray(arrays["alpha"])
     shown = alpha > 0
@@ -76,6 +79,9 @@ def learning_curve_figure(arrays: Mapping[str, np.ndarray], title: str = "", the
         for h, level in enumerate(levels):
             if np.all(np.isfinite(level)):
                 ax.axhline(level.mean(), color=colors[h % n_curves], ls=":", lw=1.0)
+    if fit is not None:
+        xs = np.geomspace(*fit.window, 200)
+        ax.plot(xs, fit.curve(xs), color="k", ls="-.", lw=1.4, label=f"fit: {fit.form}{fit_label}")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(r"$\alpha$ = steps / N")

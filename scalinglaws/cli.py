@@ -99,13 +99,14 @@ def _command_run(args) -> int:
         if bar is not None:
             bar.close()
     summary = dict(results.summary, config_hash=config_hash, total_seconds=round(time.perf_counter() - start, 3))
+    fit, extra = _fit_on_the_fly(config, results.arrays, summary)
 
     def draw(path: Path) -> None:
         floor = 0.1 * config["theory"]["rtol"]  # the theory resolves eps_g down to about this
-        learning_curve_figure(results.arrays, config["name"], theory_floor=floor).savefig(path, dpi=120)
+        learning_curve_figure(results.arrays, config["name"], theory_floor=floor, fit=fit).savefig(path, dpi=120)
 
     try:
-        write_run(out, results.arrays, summary, config.to_toml(), draw)
+        write_run(out, results.arrays, summary, config.to_toml(), draw, extra)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -121,6 +122,94 @@ def _command_run(args) -> int:
         print(f"warning: the simulation was written without theory: {summary['theory']}", file=sys.stderr)
     if summary.get("diverged"):
         print(f"warning: diverged runs recorded as NaN: {summary['diverged']}", file=sys.stderr)
+    if summary.get("fit_failed"):
+        print(f"warning: the run was written without its fit: {summary['fit_failed']}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _fit_on_the_fly(config, arrays, summary: dict):
+    """The config's `[fit]`, if any: `(fit, {"fit.json": text})`; a fit that fails is recorded in
+    the summary (`fit_failed`) and the run is written without it."""
+    import json
+
+    from .fit import FitError, fit_run
+
+    section = config["fit"]
+    if section["form"] is None:
+        return None, {}
+    try:
+        fit, record = fit_run(
+            arrays,
+            section["form"],
+            window=None if section["range"] is None else tuple(section["range"]),
+            auto_window=section["auto_window"],
+            tolerance=section["tolerance"],
+            bootstrap=section["bootstrap"],
+            variant=section["variant"],
+        )
+    except FitError as error:
+        summary["fit_failed"] = str(error)
+        return None, {}
+    summary["fits"] = {fit.form: record}
+    return fit, {"fit.json": json.dumps(record, indent=2) + "\n"}
+
+
+def _replace_atomically(path: Path, write) -> None:
+    """`write(tmp)` then rename over `path`: readers see the old file or the new one, never half."""
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _command_fit(args) -> int:
+    import json
+
+    from ._plotting import learning_curve_figure
+    from .experiment import load_results
+    from .fit import fit_run
+
+    directory = Path(args.dir)
+    if not (directory / "results.npz").is_file():
+        print(f"error: {directory} holds no results.npz (not a run directory)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    arrays = load_results(directory)
+    try:
+        fit, record = fit_run(
+            arrays,
+            args.form,
+            window=None if args.range is None else tuple(args.range),
+            auto_window=args.auto_window,
+            tolerance=args.tolerance,
+            bootstrap=args.bootstrap,
+            variant=args.variant,
+        )
+    except ValueError as error:  # FitError, or a bad form name
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    label = "" if args.variant is None else f" (variant {args.variant})"
+    _replace_atomically(directory / "fit.json", lambda p: p.write_text(json.dumps(record, indent=2) + "\n"))
+    summary_path = directory / "summary.json"
+    if summary_path.is_file():
+        summary = json.loads(summary_path.read_text())
+        summary.setdefault("fits", {})[f"{fit.form}{'' if args.variant is None else f'[{args.variant}]'}"] = record
+        _replace_atomically(summary_path, lambda p: p.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n"))
+
+    def draw(path):
+        learning_curve_figure(arrays, directory.name, fit=fit, fit_label=label).savefig(path, dpi=120, format="png")
+
+    _replace_atomically(directory / "figure.png", draw)
+    parts = []
+    for name, value in fit.params.items():
+        interval = fit.intervals[name]
+        parts.append(
+            f"{name} = {value:.4g} "
+            + ("(undetermined)" if interval is None else f"[{interval[0]:.4g}, {interval[1]:.4g}]")
+        )
+    print(f"fit {fit.form}{label} over alpha in [{fit.window[0]:.3g}, {fit.window[1]:.3g}]: " + ", ".join(parts))
+    print(f"wrote {directory / 'fit.json'}")
     return EXIT_OK
 
 
@@ -155,6 +244,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="recompute even if a cached result exists")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(handler=_command_run)
+    fit = commands.add_parser("fit", help="fit a functional form to a run's eps_g (writes DIR/fit.json)")
+    fit.add_argument("dir", help="a run directory (with results.npz)")
+    fit.add_argument(
+        "--form",
+        default="power_law",
+        help="power_law, broken_power_law, plateau_power_law or exponential (default power_law)",
+    )
+    fit.add_argument("--range", nargs=2, type=float, metavar=("A", "B"), help="fit only alpha in [A, B]")
+    fit.add_argument(
+        "--auto-window", action="store_true", help="fit where the local exponent is steady (a power-law regime)"
+    )
+    fit.add_argument("--tolerance", type=float, default=0.05, help="steadiness of the local exponent (--auto-window)")
+    fit.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples over seeds (0: curvature)")
+    fit.add_argument("--variant", type=int, help="which run of a sweep (its index along the first axis)")
+    fit.set_defaults(handler=_command_fit)
     listing = commands.add_parser("list", help="list the built-in configs")
     listing.set_defaults(handler=_command_list)
     return parser

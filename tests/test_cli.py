@@ -299,6 +299,8 @@ def test_every_shipped_config_runs_with_theory_at_small_scale(name, tmp_path):
     blocks = max(blocks) if isinstance(blocks, list) else blocks
     size = 60 if blocks is None else blocks * max(1, 64 // blocks)  # the blocks must divide N
     extra = ["student.hidden=[30, 120]"] if config["student"]["kind"] == "random_features" else []
+    if isinstance(config["data"]["distinct_eigenvalues"], list):  # three spectra: one compile each
+        extra.append("data.distinct_eigenvalues=[1, 4, 16]")
     code = _run(
         name,
         out,

@@ -1,8 +1,8 @@
 """Experiment configuration: a TOML schema with defaults, validation and `--set` overrides.
 
 A config is a TOML file with a top-level `name` (and optional `description`) and the sections
-`[data]`, `[teacher]`, `[student]`, `[training]`, `[theory]`. Every key has a default, a type and
-an allowed range (the table `KEYS`, documented in the README). Loading a config resolves every
+`[data]`, `[teacher]`, `[student]`, `[training]`, `[theory]`, `[fit]` (all optional). Every key has a
+default, a type and an allowed range (the table `KEYS`, documented in the README). Loading a config resolves every
 key; an unknown key, a wrong type, a value out of range or an impossible combination raises
 `ConfigError` (a `ValueError`) naming the key and what is allowed.
 """
@@ -169,6 +169,23 @@ KEYS: dict[str, dict[str, Key]] = {
             choices=("auto", "explicit", "stiff"),
         ),
     },
+    "fit": {
+        "form": Key(
+            "choice",
+            None,
+            "fit this form to eps_g_sim after the run (fit.json): power_law, broken_power_law, "
+            "plateau_power_law or exponential (default: no fit)",
+            choices=("power_law", "broken_power_law", "plateau_power_law", "exponential"),
+            optional=True,
+        ),
+        "range": Key("floats", None, "[alpha_min, alpha_max] of the fit (default: all)", minimum=0, optional=True),
+        "auto_window": Key("bool", False, "fit where the local exponent is steady (a power-law regime)"),
+        "tolerance": Key("float", 0.05, "steadiness of the local exponent for auto_window", minimum=0, exclusive=True),
+        "bootstrap": Key("int", 200, "bootstrap resamples over seeds for the intervals (0: curvature)", minimum=0),
+        "variant": Key(
+            "int", None, "which run of a sweep to fit (index along its first axis)", minimum=0, optional=True
+        ),
+    },
 }
 
 
@@ -257,6 +274,13 @@ def _cross_checks(config: dict) -> None:
         raise ConfigError(
             "teacher.init", f"block_orthonormal needs teacher.hidden <= data.input_dim / L = {n // distinct}"
         )
+    fit = config["fit"]
+    if fit["range"] is not None and (not isinstance(fit["range"], list) or len(fit["range"]) != 2):
+        raise ConfigError("fit.range", f"must be a list of two numbers [low, high], got {fit['range']!r}")
+    if fit["range"] is not None and not fit["range"][0] < fit["range"][1]:
+        raise ConfigError("fit.range", f"must have low < high, got {fit['range']}")
+    if fit["form"] is not None and fit["range"] is not None and fit["auto_window"]:
+        raise ConfigError("fit.auto_window", "give fit.range or fit.auto_window, not both")
     if training["alpha_min"] >= training["alpha_max"]:
         raise ConfigError("training.alpha_min", f"must be < training.alpha_max = {training['alpha_max']:g}")
     if round(training["alpha_max"] * n) < 1:

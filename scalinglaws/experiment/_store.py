@@ -49,8 +49,10 @@ def write_run(
     summary: dict,
     config_toml: str,
     draw_figure: Callable[[Path], None] | None,
+    extra_files: dict[str, str] | None = None,
 ) -> None:
-    """Write a complete run directory atomically (see the module docstring)."""
+    """Write a complete run directory atomically (see the module docstring); `extra_files` maps
+    further file names (such as `fit.json`) to their text."""
     directory = Path(directory)
     check_output_dir(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
@@ -59,6 +61,8 @@ def write_run(
         with open(staging / "results.npz", "wb") as handle:
             np.savez_compressed(handle, **arrays)
         (staging / "config.toml").write_text(config_toml)
+        for name, text in (extra_files or {}).items():
+            (staging / name).write_text(text)
         if draw_figure is not None:
             draw_figure(staging / "figure.png")
         (staging / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
