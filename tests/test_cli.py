@@ -118,6 +118,10 @@ def test_a_theory_that_fails_leaves_the_simulation_written(tiny, tmp_path, capsy
     assert "max_steps" in json.loads((out / "summary.json").read_text())["theory"]
     assert _run(tiny, tmp_path / "alone", "theory.max_steps=3", "training.seeds=0") == 2
     assert "max_steps" in capsys.readouterr().err
+    # Likewise for the random-feature readout theory.
+    rf = tmp_path / "rf_steps"
+    assert _run(tiny, rf, "student.kind=random_features", "student.hidden=16", "theory.max_steps=2") == 0
+    assert "without theory" in capsys.readouterr().err and "eps_g_theory" not in load_results(rf)
 
 
 def test_power_law_sweep_arrays(tiny, tmp_path):

@@ -300,7 +300,15 @@ def _random_feature_results(config: Config, progress, per_run, summary: dict, di
             )
             / config["data"]["input_dim"]
         )
-        theory, theory_diverged = solve_random_feature_theory(config, statistics, readouts, alpha, rates)
+        try:
+            theory, theory_diverged = solve_random_feature_theory(config, statistics, readouts, alpha, rates)
+        except TheoryError as error:
+            if training["seeds"] == 0:
+                raise
+            # Keep the simulation: the run is written without theory arrays and says why.
+            summary["theory"] = f"failed: {error}"
+            summary["theory_failed"] = True
+            return arrays
         for h, s in zip(*np.nonzero(np.isfinite(theory_diverged))):
             diverged.append(f"theory at {labels[h]}, seed {s}: diverged at alpha={theory_diverged[h, s]:.4g}")
         for name, values in theory.items():
