@@ -146,6 +146,7 @@ def main():
     if not quick:
         arrays, summary = run("p2_learning_curves")
         alpha = arrays["alpha"]
+        n = round(arrays["steps"][-1] / alpha[-1])
         shown = alpha > 0
         lines += [
             "## Learning curves (panel a: `p2_learning_curves`, erf, M = 2, N = 256, eta = 0.5, 8 seeds)",
@@ -161,11 +162,11 @@ def main():
             sim, th = arrays["eps_g_sim"][h], arrays["eps_g_theory"][h]
             gap = np.max(np.abs(sim.mean(0) / th.mean(0) - 1))
             color = f"C{h}"
-            ax_a.plot(alpha[shown], sim.mean(0)[shown], color=color, lw=1.6, label=f"simulation, gamma = {k / 256:g}")
+            ax_a.plot(alpha[shown], sim.mean(0)[shown], color=color, lw=1.6, label=f"simulation, gamma = {k / n:g}")
             ax_a.plot(alpha[shown], th.mean(0)[shown], color=color, ls="--", lw=1.3)
             ax_a.axhline(arrays["eps_g_stationary"][h].mean(), color=color, ls=":", lw=1)
             lines.append(
-                f"| {k} | {k / 256:g} | {sim[:, -1].mean():.5f} | {th[:, -1].mean():.5f} | "
+                f"| {k} | {k / n:g} | {sim[:, -1].mean():.5f} | {th[:, -1].mean():.5f} | "
                 f"{arrays['eps_g_stationary'][h].mean():.5f} | {arrays['eps_g_asymptote'][h].mean():.5f} | "
                 f"{gap:.3f} | {arrays['critical_learning_rate'][h].mean():.2f} |"
             )
@@ -181,7 +182,7 @@ def main():
 
         arrays, summary = run("p2_asymptotic")
         alpha = arrays["alpha"]
-        n = 128
+        n = round(arrays["steps"][-1] / alpha[-1])
         gamma = arrays["hidden"] / n
         late = arrays["eps_g_sim"][:, :, alpha >= alpha[-1] / 2].mean(-1)  # (H, S)
         grid = np.geomspace(gamma.min() / 1.5, gamma.max() * 1.5, 60)

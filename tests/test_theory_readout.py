@@ -108,6 +108,14 @@ def test_stationary_error_is_the_ode_long_time_limit_with_label_noise():
         )
         stationary = rf_stationary_error(c, b, tau, learning_rate=eta, scale=1.0, input_dim=n, noise_std=noise)
         np.testing.assert_allclose(float(eps[-1]), stationary, rtol=1e-6)
+        known = np.linalg.eigvalsh(np.asarray(c))  # passing the spectrum changes nothing
+        rate = dict(scale=1.0, input_dim=n)
+        assert rf_stationary_error(c, b, tau, learning_rate=eta, noise_std=noise, eigenvalues=known, **rate) == (
+            pytest.approx(stationary, rel=1e-12)
+        )
+        assert rf_critical_learning_rate(c, eigenvalues=known, **rate) == pytest.approx(
+            rf_critical_learning_rate(c, **rate), rel=1e-12
+        )
     # eta -> 0: the stationary error tends to the asymptote, linearly in eta.
     floor = float(rf_asymptotic_error(c, b, tau))
     excess = [rf_stationary_error(c, b, tau, learning_rate=e, scale=1.0, input_dim=n) - floor for e in (1e-2, 1e-3)]

@@ -286,12 +286,16 @@ def _random_feature_results(config: Config, progress, per_run, summary: dict, di
                     readouts.append(sim.second_layer[h, :, 0])
     elif kind is not None:
         variance = build_data(config).diagonal()
+        drawn = {}  # K -> (statistics, readouts) of seed 0's networks, shared by a learning-rate sweep
         for h in range(rates.size):
-            make_teacher, make_student = _factories(config, hidden[h] if _hidden_sweep(config) else None)
-            teachers, students, _ = initial_networks(make_teacher, make_student, 1, key=jr.key(training["seed"]))
-            stats = jax.vmap(lambda s, t: network_feature_statistics(s, t, variance))(students, teachers)
-            statistics.append(tuple(np.asarray(x) for x in stats))
-            readouts.append(np.asarray(students.readout, np.float64))
+            k = hidden[h] if _hidden_sweep(config) else hidden[0]
+            if k not in drawn:
+                make_teacher, make_student = _factories(config, k)
+                teachers, students, _ = initial_networks(make_teacher, make_student, 1, key=jr.key(training["seed"]))
+                stats = jax.vmap(lambda s, t: network_feature_statistics(s, t, variance))(students, teachers)
+                drawn[k] = (tuple(np.asarray(x) for x in stats), np.asarray(students.readout, np.float64))
+            statistics.append(drawn[k][0])
+            readouts.append(drawn[k][1])
     if kind is not None:
         theory_start = time.perf_counter()
         alpha = (

@@ -344,14 +344,26 @@ def solve_random_feature_theory(
         diverged.append(np.where(bad.any(-1), alpha[np.argmax(bad, axis=-1)], np.nan))
         out["eps_g"].append(eps)
         seeds = range(c.shape[0])
+        spectra = [np.linalg.eigvalsh(c[s]) for s in seeds]  # once per seed, for both uses below
         out["eps_g_asymptote"].append([float(rf_asymptotic_error(c[s], b[s], tau[s])) + noise**2 / 2 for s in seeds])
         out["eps_g_stationary"].append(
             [
-                rf_stationary_error(c[s], b[s], tau[s], learning_rate=eta, scale=scale, input_dim=n, noise_std=noise)
+                rf_stationary_error(
+                    c[s],
+                    b[s],
+                    tau[s],
+                    learning_rate=eta,
+                    scale=scale,
+                    input_dim=n,
+                    noise_std=noise,
+                    eigenvalues=spectra[s],
+                )
                 for s in seeds
             ]
         )
-        out["critical_learning_rate"].append([rf_critical_learning_rate(c[s], scale=scale, input_dim=n) for s in seeds])
+        out["critical_learning_rate"].append(
+            [rf_critical_learning_rate(c[s], scale=scale, input_dim=n, eigenvalues=spectra[s]) for s in seeds]
+        )
         if large_n:
             out["eps_g_large_n"].append(float(rf_asymptotic_error_large_n(k / n, activation, teacher["hidden"])))
     return {name: np.asarray(values, np.float64) for name, values in out.items()}, np.asarray(diverged)

@@ -212,6 +212,12 @@ def _noise_sum(lam: np.ndarray, rate: float, input_dim: int) -> float:
     return float(0.5 * rate / input_dim * np.sum(lam / (1 - x)))
 
 
+def _spectrum(c: np.ndarray, eigenvalues) -> np.ndarray:
+    if eigenvalues is not None:
+        return np.asarray(eigenvalues, np.float64)
+    return np.linalg.eigvalsh(0.5 * (c + c.T))
+
+
 def rf_stationary_error(
     c: Float[ArrayLike, "K K"],
     b: Float[ArrayLike, " K"],
@@ -221,24 +227,26 @@ def rf_stationary_error(
     scale: float,
     input_dim: int,
     noise_std: float = 0.0,
+    eigenvalues: Float[ArrayLike, " K"] | None = None,
 ) -> float:
     """`eps_inf(eta) = (eps_* + s sigma_n^2 / 2) / (1 - s) + sigma_n^2 / 2`: the stationary error
     of online SGD at a finite learning rate (module docstring), with the label noise as the
-    simulation records it; `inf` when `eta >= eta_c` (no stationary state)."""
+    simulation records it; `inf` when `eta >= eta_c` (no stationary state). `eigenvalues`: those
+    of `C`, when already known."""
     c64, b64 = np.asarray(c, np.float64), np.asarray(b, np.float64)
-    lam = np.linalg.eigvalsh(0.5 * (c64 + c64.T))
-    s = _noise_sum(lam, learning_rate * scale**2, input_dim)
+    s = _noise_sum(_spectrum(c64, eigenvalues), learning_rate * scale**2, input_dim)
     if s >= 1:
         return math.inf
     floor = 0.5 * (float(tau) - b64 @ np.linalg.solve(c64, b64))
     return (floor + s * noise_std**2 / 2) / (1 - s) + noise_std**2 / 2
 
 
-def rf_critical_learning_rate(c: Float[ArrayLike, "K K"], *, scale: float, input_dim: int) -> float:
+def rf_critical_learning_rate(
+    c: Float[ArrayLike, "K K"], *, scale: float, input_dim: int, eigenvalues: Float[ArrayLike, " K"] | None = None
+) -> float:
     """`eta_c` with `s(eta_c) = 1` (module docstring): above it the readout's SGD noise grows without
-    bound. Found by bisection on the monotone `s(eta)`."""
-    c64 = np.asarray(c, np.float64)
-    lam = np.linalg.eigvalsh(0.5 * (c64 + c64.T))
+    bound. Found by bisection on the monotone `s(eta)`. `eigenvalues`: those of `C`, when known."""
+    lam = _spectrum(np.asarray(c, np.float64), eigenvalues)
     low, high = 0.0, 2.0 * input_dim / (scale**2 * lam.max())
     for _ in range(200):
         middle = 0.5 * (low + high)
