@@ -158,7 +158,8 @@ def test_spectrum_sweep_arrays(tiny, tmp_path):
     np.testing.assert_array_equal(arrays["distinct_eigenvalues"], [1, 4, 8])
     assert arrays["eigenvalues"].shape == (3, 8) and "learning_rate" not in arrays
     assert arrays["eps_g_sim"].shape == (3, 2, t) and arrays["Q_theory"].shape == (3, 2, t, 2, 2)
-    assert "Q_blocks_theory" not in arrays and arrays["Q_blocks_sim"].shape == (3, 2, t, 8, 2, 2)
+    assert arrays["Q_blocks_theory"].shape == arrays["Q_blocks_sim"].shape == (3, 2, t, 8, 2, 2)
+    np.testing.assert_allclose(arrays["Q_blocks_theory"][:, :, 0], arrays["Q_blocks_sim"][:, :, 0], rtol=1e-12)
     np.testing.assert_allclose(arrays["eps_g_theory"][..., 0], arrays["eps_g_sim"][..., 0], rtol=1e-10)
     # L = 1 is isotropic data: its block-resolved theory equals the isotropic one.
     iso = tmp_path / "iso"

@@ -236,7 +236,7 @@ def _theory_arrays(theory: dict, initial, per_run) -> dict[str, np.ndarray]:
     }
     if "v" in theory:
         arrays["v_theory"] = per_run(theory["v"])
-    if "q_blocks" in theory:  # not for a sweep over spectra: each run is solved on its own blocks
+    if "q_blocks" in theory:  # on the finest partition, as the simulation records them
         arrays["Q_blocks_theory"] = per_run(theory["q_blocks"])
         arrays["R_blocks_theory"] = per_run(theory["r_blocks"])
         arrays["T_blocks_theory"] = initial.t_blocks

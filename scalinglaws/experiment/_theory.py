@@ -141,13 +141,14 @@ STIFF_EIGENVALUE_RATIO = 100.0
 def _solver(choice: str, ode, eigenvalues: np.ndarray) -> diffrax.AbstractSolver | None:
     """`theory.solver`: Tsit5 (None), or Rodas4 with the ODE's structured (block ODE) or dense solve.
 
-    `auto` takes the stiff solver when the eigenvalues span at least `STIFF_EIGENVALUE_RATIO`: the
+    `auto` takes the stiff solver when the eigenvalues of a variant span at least `STIFF_EIGENVALUE_RATIO`: the
     block rates scale with the eigenvalues, so an explicit solver's step is then set by stability
     (at L = 256, beta = 1, Rodas4 is 6x faster and 10^4 times more accurate at the same tolerance).
     """
-    lam = np.asarray(eigenvalues, np.float64)
+    lam = np.atleast_2d(np.asarray(eigenvalues, np.float64))  # (H, L): each variant's spectrum
     if choice == "auto":
-        stiff = isinstance(ode, EigenBlockODE) and lam.max() >= STIFF_EIGENVALUE_RATIO * lam.min()
+        spread = np.max(lam.max(-1) / lam.min(-1))
+        stiff = isinstance(ode, EigenBlockODE) and spread >= STIFF_EIGENVALUE_RATIO
         choice = "stiff" if stiff else "explicit"
     if choice == "explicit":
         return None
@@ -162,68 +163,31 @@ def solve_theory(
     rates_v: np.ndarray,
     spectra: list[GaussianData],
 ) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Solve the config's ODE (isotropic or eigen-resolved) for every variant and seed.
+    """Solve the config's ODE (isotropic or eigen-resolved) for every variant and seed in one
+    vmapped solve.
 
     `spectra` holds each variant's input distribution (H of them; equal for a learning-rate sweep).
-    Variants with one spectrum are solved together (vmapped over rates and seeds), each on its own
-    L blocks, from the initial block overlaps coarsened from `initial`'s (finest) partition.
+    Unless every one is isotropic, all variants are solved on the finest partition, which
+    `initial`'s block overlaps resolve: a coarser spectrum is the same spectrum on the fine
+    blocks, its eigenvalue repeated on the sub-blocks of each of its blocks, and the block ODE on a
+    refined partition is exact (each block's drift is linear in its own overlaps), so the sums over
+    sub-blocks follow the coarse ODE. One solve compiles once, however many spectra are swept.
 
     **Returns:** `(arrays, diverged_alpha)`: `eps_g`, `q`, `r`, `v` with leading axes `(H, S)` (NaN
-    from a blow-up on), and `q_blocks`, `r_blocks` when every variant has the same block data; and the
+    from a blow-up on), and for block data `q_blocks`, `r_blocks` on the finest partition; and the
     `(H, S)` alpha at which each solve blew up (NaN if it did not).
     """
-    groups: dict[tuple, list[int]] = {}
-    for h, data in enumerate(spectra):
-        groups.setdefault(tuple(np.asarray(data.eigenvalues).tolist()), []).append(h)
-    results = {}
-    for members in groups.values():
-        data = spectra[members[0]]
-        results[tuple(members)] = _solve_variants(
-            config, _coarsened(initial, data), alpha, rates[members], rates_v[members], data
-        )
-    n_variants, seeds = len(spectra), initial.q.shape[0]
-    names = set.intersection(*(set(arrays) for arrays, _ in results.values()))
-    if len(results) > 1:
-        names -= {"q_blocks", "r_blocks"}
-    out = {}
-    for name in names:
-        shape = next(iter(results.values()))[0][name].shape[2:]
-        out[name] = np.full((n_variants, seeds, *shape), np.nan)
-    diverged = np.full((n_variants, seeds), np.nan)
-    for members, (arrays, group_diverged) in results.items():
-        for name in names:
-            out[name][list(members)] = arrays[name]
-        diverged[list(members)] = group_diverged
-    return out, diverged
-
-
-def _coarsened(initial: InitialState, data: GaussianData) -> InitialState:
-    """`initial` with its block overlaps summed into `data`'s blocks (none for isotropic data)."""
-    if data.identity or initial.q_blocks is None:
-        return InitialState(initial.q, initial.r, initial.t, initial.v, initial.a)
-
-    def coarse(x):
-        return x.reshape(x.shape[0], data.distinct, -1, *x.shape[2:]).sum(2)
-
-    return InitialState(
-        initial.q,
-        initial.r,
-        initial.t,
-        initial.v,
-        initial.a,
-        coarse(initial.q_blocks),
-        coarse(initial.r_blocks),
-        coarse(initial.t_blocks),
-    )
-
-
-def _solve_variants(
-    config: Config, initial: InitialState, alpha: np.ndarray, rates: np.ndarray, rates_v: np.ndarray, data: GaussianData
-):
-    """`solve_theory` for variants sharing the spectrum `data`, whose blocks `initial` resolves."""
     student, teacher, theory = config["student"], config["teacher"], config["theory"]
     blocks = initial.q_blocks is not None
-    eigenvalues = np.asarray(data.eigenvalues, np.float64)
+    finest = initial.q_blocks.shape[1] if blocks else 1
+    for data in spectra:
+        if not data.identity and (not blocks or finest % data.distinct):
+            raise ValueError(
+                f"the initial block overlaps ({finest} blocks) do not resolve a spectrum with "
+                f"{data.distinct} distinct eigenvalues"
+            )
+    refine = [finest // data.distinct for data in spectra]  # isotropic data has one block
+    eigenvalues = np.stack([np.repeat(np.asarray(d.eigenvalues, np.float64), f) for d, f in zip(spectra, refine)])
     ode = (EigenBlockODE if blocks else SoftCommitteeODE)(
         activation_from_name(student["activation"]),
         student["hidden"],
@@ -232,21 +196,24 @@ def _solve_variants(
         teacher["output"],
         student["train_second_layer"],
     )
-    seeds, n_rates = initial.q.shape[0], rates.size
+    seeds, variants = initial.q.shape[0], len(spectra)
 
-    def tile(x):
-        return jnp.broadcast_to(jnp.asarray(x), (n_rates, *x.shape)).reshape(n_rates * seeds, *x.shape[1:])
+    def tile(x):  # (S, ...) -> (H * S, ...), variant-major
+        return jnp.broadcast_to(jnp.asarray(x), (variants, *x.shape)).reshape(variants * seeds, *x.shape[1:])
 
-    eta, eta_v = jnp.repeat(jnp.asarray(rates), seeds), jnp.repeat(jnp.asarray(rates_v), seeds)
-    noise = jnp.full(n_rates * seeds, teacher["noise_std"], jnp.float64)
+    def per_lane(x):  # (H, ...) -> (H * S, ...)
+        return jnp.repeat(jnp.asarray(x), seeds, axis=0)
+
+    eta, eta_v = per_lane(rates), per_lane(rates_v)
+    noise = jnp.full(variants * seeds, teacher["noise_std"], jnp.float64)
     if blocks:
         state = BlockState(tile(initial.q_blocks), tile(initial.r_blocks), tile(initial.v))
-        lam = tile(np.broadcast_to(eigenvalues, (seeds, eigenvalues.size)))
-        visible_blocks = student["visible_blocks"]
         visible = None
-        if visible_blocks is not None:
-            mask = (np.arange(eigenvalues.size) < visible_blocks).astype(np.float64)
-            visible = tile(np.broadcast_to(mask, (seeds, mask.size)))
+        if student["visible_blocks"] is not None:
+            # The leading visible_blocks blocks of each variant's own partition.
+            coarse = np.arange(finest)[None, :] // np.asarray(refine)[:, None]
+            visible = per_lane((coarse < student["visible_blocks"]).astype(np.float64))
+        lam = per_lane(eigenvalues)
         args = BlockArgs(eta, eta_v, tile(initial.t_blocks), lam, tile(initial.a), noise, visible)
     else:
         # Isotropic data (the SCM ODE wants the field covariance T = B Sigma B^T / N = T).
@@ -283,8 +250,8 @@ def _solve_variants(
     for name, x in arrays.items():
         x = x.copy()
         x[bad] = np.nan
-        out[name] = x.reshape(n_rates, seeds, *x.shape[1:])
-    return out, diverged_alpha.reshape(n_rates, seeds)
+        out[name] = x.reshape(variants, seeds, *x.shape[1:])
+    return out, diverged_alpha.reshape(variants, seeds)
 
 
 def solve_random_feature_theory(

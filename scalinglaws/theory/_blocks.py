@@ -34,6 +34,7 @@ import jax.scipy.linalg as jsl
 from jaxtyping import Array, Float
 
 from .._error import field_covariance, generalisation_error
+from ._linalg import small_inverse
 from ._scm import AbstractTwoLayerODE
 
 
@@ -88,21 +89,43 @@ class EigenBlockODE(AbstractTwoLayerODE):
         cov = field_covariance(qbar, rbar, _weighted(args.eigenvalues, args.t))
         return cov, self._weights(BlockState(None, None, v), args)
 
-    def _block_drift(self, q: Array, r: Array, t: Array, lam: Array, cov: Array, w: Array, eta: Array):
-        """`(dq, dr)` of one block (overlaps `q` (K, K), `r` (K, M), `t` (M, M), eigenvalue `lam`)
-        without the SGD-noise term, given the field covariance and `w`."""
+    def _i3_coefficients(self, cov: Array, w: Array) -> tuple[Array, Array]:
+        """`I3(x_i, aux, u_c)` is linear in `C12 = Cov(x_i, aux)` and `C23 = Cov(aux, u_c)` for every
+        activation (Stein's lemma: `E[g'(u_1) u_2 g(u_3)] = C12 E[g''(u_1) g(u_3)] + C23 E[g'(u_1) g'(u_3)]`),
+        with coefficients that depend on the global field covariance only. Returns `a` (K, K + M),
+        `w_c` times the coefficient of `C23`, and `b` (K,), the `w`-weighted sum of those of `C12`."""
         k = self.student_hidden
         d = jnp.diagonal(cov)
+        c11, c13, c33 = d[:k, None], cov[:k, :], d[None, :]
+        one, zero = jnp.ones((), cov.dtype), jnp.zeros((), cov.dtype)
+        a = self.activation.i3_entries(c11, zero, c13, one, c33)
+        b = self.activation.i3_entries(c11, one, c13, zero, c33)
+        return a * w[None, :], b @ w
+
+    def _block_drift(self, q: Array, r: Array, t: Array, lam: Array, cov: Array, w: Array, eta: Array):
+        """`(dq, dr)` of blocks with overlaps `q` (..., K, K), `r` (..., K, M), `t` (..., M, M) and
+        eigenvalues `lam` (...), without the SGD-noise term, given the field covariance and `w`.
+
+        With `I3` linear in the block covariances (`_i3_coefficients`), the drives
+        `sum_c w_c I3(x_i, aux_j, u_c)` are `lam_l (b_i c12_ij + sum_c a_ic c23_jc)`: a few matrix
+        products per block, and one evaluation of the integrals for all blocks.
+        """
+        k = self.student_hidden
         ws = w[:k]
+        a, b = self._i3_coefficients(cov, w)
+        a_s, a_t = a[:, :k], a[:, k:]
+        lam = lam[..., None, None]
 
-        def drive(c12, c23):
-            """sum_c w_c I3(x_i, aux_j, u_c) for c12 = Cov(x_i, aux_j) (K, J), c23 = Cov(aux_j, u_c) (J, K + M)."""
-            entries = (d[:k, None, None], c12[..., None], cov[:k, None, :], c23[None], d[None, None, :])
-            return self.activation.i3_entries(*entries) @ w
+        def rows(x, y):  # x_i y_i. (row scaling, for one block or a stack of them)
+            return jnp.einsum("i,...ij->...ij", x, y)
 
-        dr = -eta * ws[:, None] * drive(lam * r, lam * jnp.concatenate([r.T, t], axis=-1))
-        phi = drive(lam * q, lam * jnp.concatenate([q, r], axis=-1))
-        return -eta * (ws[:, None] * phi + ws[None, :] * phi.T), dr
+        def transpose(x):
+            return jnp.swapaxes(x, -1, -2)
+
+        drive_r = lam * (rows(b, r) + a_s @ r + a_t @ transpose(t))
+        drive_q = lam * (rows(b, q) + a_s @ transpose(q) + a_t @ transpose(r))
+        dq = -eta * (rows(ws, drive_q) + transpose(rows(ws, drive_q)))
+        return dq, -eta * rows(ws, drive_r)
 
     def _shared_drift(self, cov: Array, w: Array, v: Array, args: BlockArgs) -> tuple[Array, Array]:
         """The SGD-noise drive (K, K) (block `l` gets `eta^2 lambda_l / L` of it) and `dv/dalpha`."""
@@ -114,9 +137,7 @@ class EigenBlockODE(AbstractTwoLayerODE):
         qbar, rbar, _ = self.field_overlaps(state, args)
         cov, w = self._globals(qbar, rbar, state.v, args)
         eta = args.learning_rate
-        dq, dr = jax.vmap(self._block_drift, in_axes=(0, 0, 0, 0, None, None, None))(
-            state.q, state.r, args.t, lam, cov, w, eta
-        )
+        dq, dr = self._block_drift(state.q, state.r, args.t, lam, cov, w, eta)
         noise, dv = self._shared_drift(cov, w, state.v, args)
         dq = dq + eta**2 * (lam / lam.shape[0])[:, None, None] * noise[None]
         if args.visible is not None:
@@ -156,16 +177,17 @@ class EigenBlockODE(AbstractTwoLayerODE):
         qbar, rbar, _ = self.field_overlaps(state, args)
         z = jnp.concatenate([qbar.ravel(), rbar.ravel(), state.v])
         axes = (0, 0, 0, 0, None)
-        diag = jax.vmap(jax.jacfwd(block_flat), in_axes=axes)(s, args.t, lam, visible, z)  # (L, d, d)
+        # A block's drift is lam_l times a map linear in its own overlaps whose coefficients depend on
+        # z only (`_block_drift`), so D_l = visible_l lam_l D with one D for all blocks.
+        unit = jnp.ones((), s.dtype)
+        diag = jnp.einsum("l,ij->lij", visible * lam, jax.jacfwd(block_flat)(s[0], args.t[0], unit, unit, z))
         coupling = jax.vmap(jax.jacfwd(block_flat, argnums=4), in_axes=axes)(s, args.t, lam, visible, z)
         noise_jac, v_jac = jax.jacfwd(shared_flat)(z)  # (K, K, dim z), (K, dim z)
         noise_rows = eta**2 * (visible * lam / blocks)[:, None, None] * noise_jac.reshape(nq, -1)[None]
         coupling = coupling.at[:, :nq].add(noise_rows)  # (L, d, dim z)
 
-        eye = jnp.eye(dim, dtype=s.dtype)
-        lu = jax.vmap(jsl.lu_factor)(eye[None] - c * diag)
-        block_solve = jax.vmap(jsl.lu_solve)
-        p = block_solve(lu, coupling)  # A^-1 U, (L, d, dim z)
+        inverse = small_inverse(jnp.eye(dim, dtype=s.dtype)[None] - c * diag)  # A^-1, (L, d, d)
+        p = inverse @ coupling  # A^-1 U, (L, d, dim z)
         # V^T A^-1 U: the eigenvalue-weighted sum of the block rows, and the second layer's rows.
         reduced = jnp.concatenate([jnp.einsum("l,lij->ij", lam, p), v_jac])
         capacitance = jnp.eye(z.shape[0], dtype=s.dtype) - c * reduced
@@ -173,7 +195,7 @@ class EigenBlockODE(AbstractTwoLayerODE):
 
         def solve(b: BlockState) -> BlockState:
             b_s = jnp.concatenate([b.q.reshape(blocks, nq), b.r.reshape(blocks, k * m)], axis=1)
-            w_s = block_solve(lu, b_s)
+            w_s = jnp.einsum("lij,lj->li", inverse, b_s)
             y = jsl.lu_solve(cap_lu, jnp.concatenate([lam @ w_s, b.v]))
             x_s = w_s + c * (p @ y)
             x_v = b.v + c * (v_jac @ y)
