@@ -59,6 +59,17 @@ class GaussianData(eqx.Module):
         """`N / L`, the multiplicity of each eigenvalue."""
         return self.input_dim // self.distinct
 
+    def refined_eigenvalues(self, blocks: int) -> np.ndarray:
+        """The eigenvalue of every block of a finer partition into `blocks` equal blocks (each of this
+        spectrum's blocks split into `blocks / L`), float64 `(blocks,)`. Raises `ValueError` unless
+        `L` divides `blocks` and `blocks` divides `N`."""
+        if blocks % self.distinct or self.input_dim % blocks:
+            raise ValueError(
+                f"a spectrum with {self.distinct} distinct eigenvalues does not refine into {blocks} blocks "
+                f"of an input of dimension {self.input_dim}"
+            )
+        return np.repeat(np.asarray(self.eigenvalues, np.float64), blocks // self.distinct)
+
     def diagonal(self) -> Float[Array, " N"]:
         """The diagonal of `Sigma`, shape `(N,)`."""
         return jnp.repeat(self.eigenvalues, self.block_size)

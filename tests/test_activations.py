@@ -103,3 +103,15 @@ def test_fast_arcsin_is_accurate_to_rounding():
     x = np.concatenate([np.linspace(-1, 1, 200_001), [0.5, -0.5, np.nextafter(0.5, 1), 1e-300, -1e-12]])
     np.testing.assert_allclose(np.asarray(arcsin(x)), np.arcsin(x), rtol=4e-15, atol=1e-15)
     np.testing.assert_allclose(jax.grad(arcsin)(0.3), 1 / np.sqrt(1 - 0.09), rtol=1e-13)
+
+
+@pytest.mark.parametrize("g", [sl.Erf(), sl.Linear()], ids=lambda g: g.name)
+def test_i3_is_linear_in_c12_and_c23(g):
+    """Stein's lemma, E[g'(u1) u2 g(u3)] = C12 E[g''(u1) g(u3)] + C23 E[g'(u1) g'(u3)], on which the
+    eigen-block ODE's drift rests: I3 at (C12, C23) is C12 I3(1, 0) + C23 I3(0, 1)."""
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        cov = random_covariance(rng, 3)
+        c11, c12, c13, c23, c33 = cov[0, 0], cov[0, 1], cov[0, 2], cov[1, 2], cov[2, 2]
+        combined = c12 * g.i3_entries(c11, 1.0, c13, 0.0, c33) + c23 * g.i3_entries(c11, 0.0, c13, 1.0, c33)
+        np.testing.assert_allclose(g.i3(cov), combined, rtol=1e-12, atol=1e-15)

@@ -52,3 +52,12 @@ def test_bad_spectra_are_rejected():
         sl.power_law(10, -2.0, 2)
     with pytest.raises(ValueError, match="normalisation"):
         sl.power_law(10, 1.0, 2, normalisation="max")
+
+
+def test_refined_eigenvalues_repeat_each_block():
+    data = sl.GaussianData(np.array([4.0, 2.0]), 8)
+    np.testing.assert_array_equal(data.refined_eigenvalues(4), [4.0, 4.0, 2.0, 2.0])
+    np.testing.assert_array_equal(data.refined_eigenvalues(2), [4.0, 2.0])
+    for bad in (3, 16):
+        with pytest.raises(ValueError, match="does not refine"):
+            data.refined_eigenvalues(bad)

@@ -82,7 +82,7 @@ def _variant_eigenvalues(config: Config) -> np.ndarray:
     """`(H, L)`: every variant's eigenvalue on each block of the finest partition among the spectra."""
     spectra = build_spectra(config)
     finest = max(d.distinct for d in spectra)
-    eigen = np.stack([np.repeat(np.asarray(d.eigenvalues), finest // d.distinct) for d in spectra])
+    eigen = np.stack([d.refined_eigenvalues(finest) for d in spectra])
     return np.broadcast_to(eigen, (_rates(config)[0].size, finest))
 
 

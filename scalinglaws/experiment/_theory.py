@@ -179,15 +179,8 @@ def solve_theory(
     """
     student, teacher, theory = config["student"], config["teacher"], config["theory"]
     blocks = initial.q_blocks is not None
-    finest = initial.q_blocks.shape[1] if blocks else 1
-    for data in spectra:
-        if not data.identity and (not blocks or finest % data.distinct):
-            raise ValueError(
-                f"the initial block overlaps ({finest} blocks) do not resolve a spectrum with "
-                f"{data.distinct} distinct eigenvalues"
-            )
-    refine = [finest // data.distinct for data in spectra]  # isotropic data has one block
-    eigenvalues = np.stack([np.repeat(np.asarray(d.eigenvalues, np.float64), f) for d, f in zip(spectra, refine)])
+    finest = initial.q_blocks.shape[1] if blocks else 1  # isotropic data is one block
+    eigenvalues = np.stack([data.refined_eigenvalues(finest) for data in spectra])  # (H, L)
     ode = (EigenBlockODE if blocks else SoftCommitteeODE)(
         activation_from_name(student["activation"]),
         student["hidden"],
@@ -211,7 +204,7 @@ def solve_theory(
         visible = None
         if student["visible_blocks"] is not None:
             # The leading visible_blocks blocks of each variant's own partition.
-            coarse = np.arange(finest)[None, :] // np.asarray(refine)[:, None]
+            coarse = np.arange(finest)[None, :] // np.asarray([finest // d.distinct for d in spectra])[:, None]
             visible = per_lane((coarse < student["visible_blocks"]).astype(np.float64))
         lam = per_lane(eigenvalues)
         args = BlockArgs(eta, eta_v, tile(initial.t_blocks), lam, tile(initial.a), noise, visible)

@@ -188,12 +188,10 @@ class _Spec:
     input_dim: int
 
 
-def _scaled(network, scale):
-    """The network acting on `x * scale`: a diagonal rescaling of the inputs folded into the
-    first layer (the random features)."""
-    if isinstance(network, RandomFeatureModel):
-        return eqx.tree_at(lambda m: m.features, network, network.features * scale[None, :])
-    return eqx.tree_at(lambda m: m.first, network, network.first * scale[None, :])
+def _scaled(teacher: TwoLayerNetwork, scale) -> TwoLayerNetwork:
+    """The teacher acting on `x * scale`: a diagonal rescaling of the inputs folded into its first
+    layer (M x N numbers, against chunk x N for rescaling the inputs)."""
+    return eqx.tree_at(lambda m: m.first, teacher, teacher.first * scale[None, :])
 
 
 def _draw(spec: _Spec, ctx: _Context, counter):
@@ -232,10 +230,10 @@ def _chunk(spec: _Spec, ctx: _Context, st: _State, active=None) -> _State:
         # Frozen features, the same for every variant of the seed: one product for the chunk.
         features = _first(st.student)
         if spec.shared_inputs:
-            xs = _scaled(features, scale[0]).features_of(z)  # (chunk, K)
+            xs = features.features_of(z * scale[0][None, :])  # (chunk, K)
             step = jax.vmap(readout_step, in_axes=(0, None, None, 0))
         else:
-            xs = jax.vmap(lambda s: _scaled(features, s).features_of(z), out_axes=1)(scale)  # (chunk, H, K)
+            xs = jax.vmap(lambda s: features.features_of(z * s[None, :]), out_axes=1)(scale)  # (chunk, H, K)
             step = jax.vmap(readout_step)
     else:
         xs = z
@@ -441,9 +439,7 @@ def simulate(
     datas = datas * n_variants if len(datas) == 1 else datas
     n = datas[0].input_dim
     recording = _recording_partition(datas)
-    field_eigenvalues = np.stack(
-        [np.repeat(np.asarray(d.eigenvalues), recording.distinct // d.distinct) for d in datas]
-    )  # (H, L)
+    field_eigenvalues = np.stack([d.refined_eigenvalues(recording.distinct) for d in datas])  # (H, L)
     input_scale = jnp.asarray(np.sqrt(np.stack([np.asarray(d.diagonal()) for d in datas])))  # (H, N)
     shared_inputs = bool(np.all(field_eigenvalues == field_eigenvalues[:1]))
     grid = log_time_grid(n, alpha_max, points_per_decade, alpha_min)
