@@ -40,6 +40,32 @@ def _enable_compilation_cache() -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _use_cpu_devices(requested: int | None) -> None:
+    """Let JAX show the CPU as `requested` devices (default: the usable cores, at most 8), so that a
+    run's seeds are split over them and run on as many threads. On a GPU this changes nothing
+    (the simulation runs on the GPU). A count the user already chose (`XLA_FLAGS` with
+    `--xla_force_host_platform_device_count`, or `jax_num_cpu_devices`), or a backend that is already
+    running, is left as it is unless `--cpu-devices` asks otherwise."""
+    import jax
+
+    chosen = "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
+    chosen = chosen or jax.config.jax_num_cpu_devices > 0
+    if requested is None and chosen:
+        return
+    try:
+        jax.config.update("jax_num_cpu_devices", requested or min(_usable_cores(), 8))
+    except RuntimeError:  # the backend already started (e.g. main() called in-process after JAX work)
+        if requested is not None:
+            print(f"warning: --cpu-devices {requested} ignored: JAX had already started", file=sys.stderr)
+
+
 def _command_run(args) -> int:
     from . import __version__
     from ._plotting import learning_curve_figure
@@ -70,6 +96,7 @@ def _command_run(args) -> int:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
+    _use_cpu_devices(args.cpu_devices)
     _enable_compilation_cache()
     bar = None
 
@@ -229,6 +256,13 @@ def _command_list(args) -> int:
     return EXIT_OK
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scalinglaws", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -243,6 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="recompute even if a cached result exists")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--cpu-devices",
+        type=_positive_int,
+        metavar="D",
+        help="on a CPU, split the seeds over D devices (threads); default: the usable cores, at most 8",
+    )
     run.set_defaults(handler=_command_run)
     fit = commands.add_parser("fit", help="fit a functional form to a run's eps_g (writes DIR/fit.json)")
     fit.add_argument("dir", help="a run directory (with results.npz)")

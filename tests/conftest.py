@@ -8,6 +8,8 @@ import pytest
 import scalinglaws  # noqa: F401  (enables float64)
 
 
+# Two CPU devices, as `scalinglaws run` makes of a 2-core machine: batches of runs are sharded.
+jax.config.update("jax_num_cpu_devices", 2)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 

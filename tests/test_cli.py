@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scalinglaws.cli import configs_dir, main
+from scalinglaws.cli import _usable_cores, configs_dir, main
 from scalinglaws.experiment import load_config, load_results
 
 
@@ -292,6 +292,14 @@ def test_console_script_and_list(tiny, tmp_path):
         env=env,
     )
     assert bad.returncode == 2 and "cannot read" in bad.stderr
+    # Unless told otherwise (--cpu-devices, or a count in XLA_FLAGS) the CPU shows as one device a core.
+    out = tmp_path / "devices"
+    run = [sys.executable, "-m", "scalinglaws.cli", "run", str(tiny), "--out", str(out), "--quiet"]
+    subprocess.run(run, env={k: v for k, v in env.items() if k != "XLA_FLAGS"}, check=True)
+    cores = min(_usable_cores(), 8)
+    assert json.loads((out / "summary.json").read_text())["device"].endswith(f"x{cores}")
+    with pytest.raises(SystemExit):
+        main(["run", str(tiny), "--cpu-devices", "0"])
 
 
 @pytest.mark.parametrize(

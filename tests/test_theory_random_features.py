@@ -54,20 +54,17 @@ def _exact_mean(gamma, n, rng, features=2, teachers=48):
         c = np.asarray(feature_statistics(g, w @ w.T / n, np.zeros((k, 1)), np.ones((1, 1)), np.zeros(1))[0])
         chol = np.linalg.cholesky(c)
         qd = np.sum(w * w, axis=1) / n
-        for _ in range(teachers):
-            b = rng.normal(size=(2, n))
-            r, t = w @ b.T / n, b @ b.T / n
-            pairs = np.stack(
-                [
-                    np.stack([np.broadcast_to(qd[:, None], r.shape), r], -1),
-                    np.stack([r, np.broadcast_to(np.diag(t), r.shape)], -1),
-                ],
-                -2,
-            )
-            overlap = np.asarray(g.i2(jnp.asarray(pairs))).sum(1)
-            tau = float(np.sum(np.asarray(sl.theory.feature_statistics(g, t, t, t, np.ones(2))[0])))
-            y = np.linalg.solve(chol, overlap)
-            values.append(0.5 * (tau - y @ y))
+        b = rng.normal(size=(teachers, 2, n))
+        r = np.einsum("kn,smn->skm", w, b) / n  # (teachers, K, 2)
+        diag_t = np.einsum("smn,smn->sm", b, b) / n  # (teachers, 2)
+        q_diag = np.broadcast_to(qd[None, :, None], r.shape)
+        t_diag = np.broadcast_to(diag_t[:, None, :], r.shape)
+        pairs = np.stack([np.stack([q_diag, r], -1), np.stack([r, t_diag], -1)], -2)  # (teachers, K, 2, 2, 2)
+        overlap = np.asarray(g.i2(jnp.asarray(pairs))).sum(-1)  # (teachers, K)
+        y = np.linalg.solve(chol, overlap.T)  # (K, teachers): C^(-1/2) overlap, all teachers at once
+        for t_overlap, y_s in zip(np.einsum("smn,spn->smp", b, b) / n, y.T):
+            tau = float(np.sum(np.asarray(feature_statistics(g, t_overlap, t_overlap, t_overlap, np.ones(2))[0])))
+            values.append(0.5 * (tau - y_s @ y_s))
     return float(np.mean(values))
 
 

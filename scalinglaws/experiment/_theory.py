@@ -15,6 +15,7 @@ import numpy as np
 from .._activations import activation_from_name
 from .._data import GaussianData
 from .._models import output_scale
+from .._sharding import shard_leading_axis
 from ..simulate import Simulation, initial_networks
 from ..theory import (
     BlockArgs,
@@ -225,7 +226,7 @@ def solve_theory(
             solver=_solver(theory["solver"], ode, eigenvalues),
         )
     )
-    solution, eps = solve(state, args)
+    solution, eps = solve(*shard_leading_axis((state, args)))
     check_step_limit(solution, "the theory")
     eps = np.asarray(eps)
     bad = ~np.isfinite(eps)

@@ -8,7 +8,7 @@ How a run is laid out (see `shared/PERFORMANCE.md` for the measurements behind i
   2.4-4.5x slower on CPU.
 - The time between two recording points is covered by whole chunks and, at most once, a
   partial chunk whose surplus rows are masked out. Every input is fresh (online learning).
-- Runs are vmapped over seeds (sharded over all visible devices when `S` divides evenly) and,
+- Runs are vmapped over seeds (sharded over the largest number of visible devices that divides `S`) and,
   within a seed, over the `H` variants of a sweep: learning rates, or input spectra. A seed draws
   one input stream, shared by all its variants (common random numbers; each spectrum rescales the
   same standard normals), so a sweep costs one draw per step instead of H. The draws bound the
@@ -38,6 +38,7 @@ from jaxtyping import Array, ArrayLike, PRNGKeyArray
 from .._data import GaussianData
 from .._error import generalisation_error
 from .._models import RandomFeatureModel, TwoLayerNetwork
+from .._sharding import shard_leading_axis
 from ..theory._random_features import network_feature_statistics
 from ._grid import log_time_grid
 from ._sgd import LearningRates, readout_step, sgd_step
@@ -162,17 +163,6 @@ def _auto_chunk(batch: int, input_dim: int, itemsize: int) -> int:
     """A power of two in [4, 256] such that `batch * chunk * input_dim * itemsize` is about 2 MB."""
     target = 2**21 / max(batch * input_dim * itemsize, 1)
     return int(2 ** np.clip(np.floor(np.log2(max(target, 1.0))), 2, 8))
-
-
-def _shard(tree):
-    """Shard the leading (batch) axis over all devices when it divides evenly."""
-    devices = jax.devices()
-    leaves = [x for x in jtu.tree_leaves(tree) if eqx.is_array(x)]
-    if len(devices) < 2 or not leaves or leaves[0].shape[0] % len(devices):
-        return tree
-    mesh = jax.sharding.Mesh(np.asarray(devices), ("batch",))
-    sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
-    return jtu.tree_map(lambda x: jax.device_put(x, sharding) if eqx.is_array(x) else x, tree)
 
 
 @dataclass(frozen=True)
@@ -498,7 +488,7 @@ def simulate(
         features,
     )
     context = _Context(teachers, data_keys, jnp.full(seeds, float(noise_std), jnp.float64), variants)
-    state, context = _shard((state, context))
+    state, context = shard_leading_axis((state, context))
     spec = _Spec(chunk_size, float(noise_std) > 0, train_second_layer, blocks, closed_form, shared_inputs, n)
 
     # Compile (or fetch from JAX's cache: a new learning rate does not recompile) with an empty
