@@ -44,6 +44,19 @@ def log_log_slope(x, y) -> float:
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
+def ode_gap_to_simulation(sim, ode, state, args) -> float:
+    """`seed_mean_gap` between a simulation (one learning rate) and `ode` solved for every seed from
+    that seed's `state` and `args` (vmapped over their leading axis) on the simulation's grid."""
+    import jax.numpy as jnp
+
+    from scalinglaws.theory import check_solution, solve_soft_committee
+
+    solve = jax.vmap(solve_soft_committee, in_axes=(None, 0, 0, None))
+    solution, eps = solve(ode, state, args, jnp.asarray(sim.alpha))
+    check_solution(solution)
+    return seed_mean_gap(sim.eps_g[0], eps)
+
+
 def erf_scm_simulation(data, seeds: int, key, hidden: int = 2):
     """A short online-SGD run of the erf SCM (K = M = hidden, eta = 0.5, sigma_J = 0.5) used to
     compare theories with simulation: alpha up to 3, five points per decade from 0.1."""

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
-from conftest import erf_scm_simulation, log_log_slope, seed_mean_gap
+from conftest import erf_scm_simulation, log_log_slope, ode_gap_to_simulation
 
 import scalinglaws as sl
 from scalinglaws.simulate import LearningRates, sgd_step
@@ -173,11 +173,7 @@ def test_simulation_approaches_the_theory_as_n_grows():
         ode = SoftCommitteeODE(g, k, m)
         args = jax.vmap(lambda t: _args(0.5, 0.0, t, jnp.ones(m)))(jnp.asarray(sim.t))
         state = SCMState(jnp.asarray(sim.q[0, :, 0]), jnp.asarray(sim.r[0, :, 0]), jnp.ones((16, k)))
-        solution, eps = jax.vmap(solve_soft_committee, in_axes=(None, 0, 0, None))(
-            ode, state, args, jnp.asarray(sim.alpha)
-        )
-        check_solution(solution)
-        gaps.append(seed_mean_gap(sim.eps_g[0], eps))
+        gaps.append(ode_gap_to_simulation(sim, ode, state, args))
     slope = log_log_slope(sizes, gaps)
     assert gaps[-1] < 0.02, gaps
     assert slope < -0.3, (slope, gaps)
