@@ -176,6 +176,7 @@ class _Spec:
     closed_form: bool
     shared_inputs: bool  # every variant sees the same spectrum, hence the very same inputs
     input_dim: int
+    unit_scale: bool  # isotropic inputs: the standard normals are the inputs, no rescaling
 
 
 def _scaled(teacher: TwoLayerNetwork, scale) -> TwoLayerNetwork:
@@ -229,10 +230,13 @@ def _chunk(spec: _Spec, ctx: _Context, st: _State, active=None) -> _State:
         xs = z
         rule = functools.partial(sgd_step, train_second_layer=spec.train_second_layer)
         y_axis = None if spec.shared_inputs else 0
-        scaled_step = jax.vmap(lambda w, x, y, r, s: rule(w, x * s, y, r), in_axes=(0, None, y_axis, 0, 0))
+        if spec.unit_scale:
+            step = jax.vmap(rule, in_axes=(0, None, y_axis, 0))
+        else:
+            scaled_step = jax.vmap(lambda w, x, y, r, s: rule(w, x * s, y, r), in_axes=(0, None, y_axis, 0, 0))
 
-        def step(students, x, y, rates):
-            return scaled_step(students, x, y, rates, scale)
+            def step(students, x, y, rates):
+                return scaled_step(students, x, y, rates, scale)
 
     def body(students, inputs):
         x, y, i = inputs
@@ -489,7 +493,10 @@ def simulate(
     )
     context = _Context(teachers, data_keys, jnp.full(seeds, float(noise_std), jnp.float64), variants)
     state, context = shard_leading_axis((state, context))
-    spec = _Spec(chunk_size, float(noise_std) > 0, train_second_layer, blocks, closed_form, shared_inputs, n)
+    unit_scale = all(d.identity for d in datas)
+    spec = _Spec(
+        chunk_size, float(noise_std) > 0, train_second_layer, blocks, closed_form, shared_inputs, n, unit_scale
+    )
 
     # Compile (or fetch from JAX's cache: a new learning rate does not recompile) with an empty
     # segment, which leaves the state as it is.
