@@ -44,9 +44,9 @@ def log_log_slope(x, y) -> float:
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
 
-def ode_gap_to_simulation(sim, ode, state, args) -> float:
-    """`seed_mean_gap` between a simulation (one learning rate) and `ode` solved for every seed from
-    that seed's `state` and `args` (vmapped over their leading axis) on the simulation's grid."""
+def ode_gap_to_simulation(sim, ode, state, args):
+    """`(seed_mean_gap, solution)` between a simulation (one learning rate) and `ode` solved for every
+    seed from that seed's `state` and `args` (vmapped over their leading axis) on the simulation's grid."""
     import jax.numpy as jnp
 
     from scalinglaws.theory import check_solution, solve_soft_committee
@@ -54,7 +54,7 @@ def ode_gap_to_simulation(sim, ode, state, args) -> float:
     solve = jax.vmap(solve_soft_committee, in_axes=(None, 0, 0, None))
     solution, eps = solve(ode, state, args, jnp.asarray(sim.alpha))
     check_solution(solution)
-    return seed_mean_gap(sim.eps_g[0], eps)
+    return seed_mean_gap(sim.eps_g[0], eps), solution
 
 
 def erf_scm_simulation(data, seeds: int, key, hidden: int = 2):
