@@ -26,3 +26,37 @@ def test_sharded_computation_equals_the_unsharded_one():
     x = jnp.arange(24.0).reshape(8, 3)
     f = jax.jit(jax.vmap(lambda row: jnp.sin(row) @ jnp.cos(row)))
     assert jnp.array_equal(f(shard_leading_axis(x)), f(x))
+
+
+def test_theory_of_a_sweep_is_the_same_sharded(monkeypatch):
+    """`solve_theory` splits its lanes (2 spectra x 2 seeds) over the two devices: the same numbers
+    as one device."""
+    import jax.random as jr
+    import numpy as np
+
+    from scalinglaws.cli import configs_dir
+    from scalinglaws.experiment import _theory, build_spectra, load_config
+    from scalinglaws.experiment._run import _factories
+    from scalinglaws.simulate import log_time_grid
+
+    config = load_config(
+        configs_dir() / "p1_fig1.toml", ["data.input_dim=32", "data.distinct_eigenvalues=[2, 8]", "theory.rtol=1e-6"]
+    )
+    spectra = build_spectra(config)
+    initial = _theory.initial_state_of_networks(*_factories(config), 2, spectra[-1], key=jr.key(0))
+    alpha = log_time_grid(32, 20.0, 4, 0.1) / 32
+    rates = np.full(2, 0.1)
+    placed = []
+
+    def spy(tree):
+        tree = shard_leading_axis(tree)
+        placed.extend(_device_count(x) for x in jax.tree_util.tree_leaves(tree))
+        return tree
+
+    monkeypatch.setattr(_theory, "shard_leading_axis", spy)
+    sharded, _ = _theory.solve_theory(config, initial, alpha, rates, rates, spectra)
+    assert placed and set(placed) == {2}
+    monkeypatch.setattr(_theory, "shard_leading_axis", lambda tree: tree)
+    alone, _ = _theory.solve_theory(config, initial, alpha, rates, rates, spectra)
+    for name in ("eps_g", "q_blocks", "r_blocks"):
+        np.testing.assert_allclose(sharded[name], alone[name], rtol=1e-12, atol=1e-15)
