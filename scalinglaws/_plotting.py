@@ -47,6 +47,7 @@ def learning_curve_figure(
         labels = [] if rates is None else [f"eta = {value:g}" for value in rates]
     n_curves = 1 if rates is None else len(rates)
     colors = [f"C{i % 10}" for i in range(n_curves)]
+    shown_values = []  # every finite positive value drawn, to tell an empty figure
     for h in range(n_curves):
         label = "" if rates is None else labels[h]
         if sim is not None and sim.size:
@@ -56,6 +57,7 @@ def learning_curve_figure(
                 mean = _positive(np.nanmean(runs, axis=0))
                 low = _positive(np.nanmin(runs, axis=0))
                 high = _positive(np.nanmax(runs, axis=0))
+            shown_values.append(mean[shown])
             ax.plot(
                 alpha[shown],
                 mean[shown],
@@ -70,6 +72,7 @@ def learning_curve_figure(
             if curve.ndim == 2:
                 curve = curve.mean(axis=0)
             curve = np.where(curve > theory_floor, curve, np.nan)
+            shown_values.append(_positive(curve)[shown])
             ax.plot(
                 alpha[shown], _positive(curve)[shown], color=colors[h], ls="--", lw=1.4, label=f"theory {label}".strip()
             )
@@ -84,10 +87,16 @@ def learning_curve_figure(
         ax.plot(xs, fit.curve(xs), color="k", ls="-.", lw=1.4, label=f"fit: {fit.form}{fit_label}")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    if not any(np.any(np.isfinite(values)) for values in shown_values):
+        # Every run diverged (recorded as NaN): an empty frame that says so, not an error.
+        ax.set_xlim(alpha[shown].min(initial=1.0), alpha[shown].max(initial=10.0))
+        ax.set_ylim(1e-3, 1.0)
+        ax.text(0.5, 0.5, "no finite eps_g to show (every run diverged)", ha="center", transform=ax.transAxes)
     ax.set_xlabel(r"$\alpha$ = steps / N")
     ax.set_ylabel(r"$\epsilon_g$")
     if title:
         ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     return fig

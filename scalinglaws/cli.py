@@ -1,9 +1,11 @@
 """The `scalinglaws` command: a thin layer of argument parsing over `scalinglaws.experiment`.
 
-Exit codes: 0 success, 2 bad input (config, overrides, output directory), 3 a simulation diverged.
+Exit codes: 0 success, 2 bad input (config, overrides, output directory, memory), 3 a simulation
+diverged, 130 (143) interrupted by Ctrl-C (SIGTERM).
 """
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -66,37 +68,72 @@ def _use_cpu_devices(requested: int | None) -> None:
             print(f"warning: --cpu-devices {requested} ignored: JAX had already started", file=sys.stderr)
 
 
+def _error(error) -> int:
+    print(f"error: {error}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _check_device_memory(config) -> None:
+    """On an accelerator, refuse a run whose arrays cannot fit in its memory (`ConfigError`)."""
+    import jax
+
+    from .experiment import ConfigError, estimate_memory
+
+    device = jax.devices()[0]
+    if device.platform == "cpu":
+        return  # host memory, already checked
+    limit = (device.memory_stats() or {}).get("bytes_limit")
+    estimate = estimate_memory(config)
+    if limit and estimate.total > limit * jax.device_count():
+        key, what, size = estimate.largest()
+        raise ConfigError(
+            key,
+            f"the run needs about {estimate.total / 2**30:.3g} GiB at its peak ({what}: {size / 2**30:.3g} GiB), "
+            f"more than the {limit * jax.device_count() / 2**30:.3g} GiB of the {device.platform} devices",
+        )
+
+
 def _command_run(args) -> int:
     from . import __version__
-    from ._plotting import learning_curve_figure
-    from .experiment import (
-        ConfigError,
-        Diverged,
-        cached,
-        check_output_dir,
-        load_config,
-        run_experiment,
-        write_run,
-    )
-    from .theory import TheoryError
+    from ._interrupt import InterruptGuard
+    from .experiment import ConfigError, OutputDirectory, check_memory, load_config
 
     try:
         config = load_config(_resolve_config_path(args.config), args.set or [])
+        check_memory(config)
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _error(error)
     config_hash = config.hash(__version__)
     out = Path(args.out) if args.out else Path("runs") / f"{config['name']}-{config_hash[:8]}"
-    if not args.force and cached(out, config_hash):
-        print(f"cached: {out} holds this config's results (use --force to recompute)")
-        return EXIT_OK
-    try:
-        check_output_dir(out)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    target = OutputDirectory(out)
+
+    def cleanup() -> str:  # on Ctrl-C or SIGTERM, from the guard's watcher thread
+        if target.abort():
+            return f"interrupted; {out} had already been written"
+        return "interrupted; nothing was written"
+
+    with InterruptGuard(cleanup):
+        try:
+            with target:
+                serve, note = target.claim(config_hash, args.force)
+                if serve:
+                    print(f"cached: {out} holds this config's verified results (use --force to recompute)")
+                    return EXIT_OK
+                if note:
+                    print(note, file=sys.stderr)
+                return _run_into(args, config, config_hash, target)
+        except ConfigError as error:
+            return _error(error)
+
+
+def _run_into(args, config, config_hash: str, target) -> int:
+    """Compute `config` and commit it into the locked output directory `target`."""
+    from ._plotting import learning_curve_figure
+    from .experiment import ConfigError, Diverged, run_experiment
+    from .theory import TheoryError
 
     _use_cpu_devices(args.cpu_devices)
+    _check_device_memory(config)
     _enable_compilation_cache()
     bar = None
 
@@ -114,8 +151,7 @@ def _command_run(args) -> int:
     try:
         results = run_experiment(config, progress)
     except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _error(error)
     except Diverged as error:
         print(f"diverged: {error}; nothing was written", file=sys.stderr)
         return EXIT_DIVERGED
@@ -130,19 +166,35 @@ def _command_run(args) -> int:
 
     def draw(path: Path) -> None:
         floor = 0.1 * config["theory"]["rtol"]  # the theory resolves eps_g down to about this
-        learning_curve_figure(results.arrays, config["name"], theory_floor=floor, fit=fit).savefig(path, dpi=120)
+        learning_curve_figure(results.arrays, config["name"], theory_floor=floor, fit=fit).savefig(
+            path, dpi=120, format="png"
+        )
 
+    def save_arrays(path: Path) -> None:
+        import numpy as np
+
+        with open(path, "wb") as handle:
+            np.savez_compressed(handle, **results.arrays)
+
+    writers = {
+        "results.npz": save_arrays,
+        "config.toml": lambda path: path.write_text(config.to_toml(), encoding="utf-8"),
+        "figure.png": draw,
+        **{name: (lambda path, text=text: path.write_text(text, encoding="utf-8")) for name, text in extra.items()},
+    }
     try:
-        write_run(out, results.arrays, summary, config.to_toml(), draw, extra)
-    except ConfigError as error:
-        print(f"error: {error}", file=sys.stderr)
+        target.commit(writers, summary, replace_run=True)
+    except OSError as error:
+        print(
+            f"error: --out: cannot write {target.path}: {error.strerror or error}; nothing was written", file=sys.stderr
+        )
         return EXIT_BAD_INPUT
     finals = []
     for key, label in (("eps_g_final_mean", "simulation"), ("eps_g_theory_final_mean", "theory")):
         if key in summary:
             finals.append(f"{label} " + ", ".join(f"{x:.4g}" for x in summary[key]))
     print(
-        f"wrote {out} in {summary['total_seconds']:.1f} s: eps_g at alpha={results.arrays['alpha'][-1]:g}: "
+        f"wrote {target.path} in {summary['total_seconds']:.1f} s: eps_g at alpha={results.arrays['alpha'][-1]:g}: "
         f"{'; '.join(finals)} (seed means)"
     )
     if summary.get("theory_failed"):
@@ -157,8 +209,7 @@ def _command_run(args) -> int:
 def _fit_on_the_fly(config, arrays, summary: dict):
     """The config's `[fit]`, if any: `(fit, {"fit.json": text})`; a fit that fails is recorded in
     the summary (`fit_failed`) and the run is written without it."""
-    import json
-
+    from .experiment import strict_json
     from .fit import FitError, fit_run
 
     section = config["fit"]
@@ -178,56 +229,71 @@ def _fit_on_the_fly(config, arrays, summary: dict):
         summary["fit_failed"] = str(error)
         return None, {}
     summary["fits"] = {fit.form: record}
-    return fit, {"fit.json": json.dumps(record, indent=2) + "\n"}
-
-
-def _replace_atomically(path: Path, write) -> None:
-    """`write(tmp)` then rename over `path`: readers see the old file or the new one, never half."""
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    return fit, {"fit.json": strict_json(record)}
 
 
 def _command_fit(args) -> int:
-    import json
-
+    from ._interrupt import InterruptGuard
     from ._plotting import learning_curve_figure
-    from .experiment import load_results
+    from .experiment import ConfigError, OutputDirectory, load_results, strict_json
     from .fit import fit_run
 
     directory = Path(args.dir)
-    if not (directory / "results.npz").is_file():
-        print(f"error: {directory} holds no results.npz (not a run directory)", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    arrays = load_results(directory)
-    try:
-        fit, record = fit_run(
-            arrays,
-            args.form,
-            window=None if args.range is None else tuple(args.range),
-            auto_window=args.auto_window,
-            tolerance=args.tolerance,
-            bootstrap=args.bootstrap,
-            variant=args.variant,
-        )
-    except ValueError as error:  # FitError, or a bad form name
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    label = "" if args.variant is None else f" (variant {args.variant})"
-    _replace_atomically(directory / "fit.json", lambda p: p.write_text(json.dumps(record, indent=2) + "\n"))
-    summary_path = directory / "summary.json"
-    if summary_path.is_file():
-        summary = json.loads(summary_path.read_text())
-        summary.setdefault("fits", {})[f"{fit.form}{'' if args.variant is None else f'[{args.variant}]'}"] = record
-        _replace_atomically(summary_path, lambda p: p.write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n"))
+    target = OutputDirectory(directory, create=False, key="DIR")
 
-    def draw(path):
-        learning_curve_figure(arrays, directory.name, fit=fit, fit_label=label).savefig(path, dpi=120, format="png")
+    def cleanup() -> str:  # on Ctrl-C or SIGTERM, from the guard's watcher thread
+        if target.abort():
+            return f"interrupted; {directory} had already been updated"
+        return "interrupted; nothing was written"
 
-    _replace_atomically(directory / "figure.png", draw)
+    with InterruptGuard(cleanup):
+        try:
+            with target:
+                record = target.verified_record()
+                try:
+                    arrays = load_results(directory)
+                except (OSError, ValueError) as error:
+                    return _error(f"DIR: cannot read {directory / 'results.npz'}: {error}")
+                variants = (
+                    arrays["eps_g_sim"].shape[0] if "eps_g_sim" in arrays and arrays["eps_g_sim"].ndim == 3 else 1
+                )
+                if args.variant is not None and (variants == 1 or args.variant >= variants):
+                    return _error(
+                        f"--variant: {directory} holds {variants} run(s): "
+                        + ("give --variant only for a sweep" if variants == 1 else f"choose one in [0, {variants})")
+                    )
+                try:
+                    fit, fitted = fit_run(
+                        arrays,
+                        args.form,
+                        window=None if args.range is None else tuple(args.range),
+                        auto_window=args.auto_window,
+                        tolerance=args.tolerance,
+                        bootstrap=args.bootstrap,
+                        variant=args.variant,
+                    )
+                except ValueError as error:  # FitError, or a bad form name
+                    return _error(error)
+                label = "" if args.variant is None else f" (variant {args.variant})"
+                summary = dict(record.summary)
+                summary["fits"] = dict(summary.get("fits") or {})
+                summary["fits"][f"{fit.form}{'' if args.variant is None else f'[{args.variant}]'}"] = fitted
+
+                def draw(path):
+                    learning_curve_figure(arrays, directory.name, fit=fit, fit_label=label).savefig(
+                        path, dpi=120, format="png"
+                    )
+
+                writers = {
+                    "fit.json": lambda path: path.write_text(strict_json(fitted), encoding="utf-8"),
+                    "figure.png": draw,
+                }
+                try:
+                    target.commit(writers, summary, replace_run=False)
+                except OSError as error:
+                    return _error(f"DIR: cannot write {directory}: {error.strerror or error}; nothing was changed")
+        except ConfigError as error:
+            return _error(error)
     parts = []
     for name, value in fit.params.items():
         interval = fit.intervals[name]
@@ -263,6 +329,42 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _bootstrap_count(text: str) -> int:
+    from .experiment._config import MAX_BOOTSTRAP
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if not 0 <= value <= MAX_BOOTSTRAP:
+        raise argparse.ArgumentTypeError(f"must be in [0, {MAX_BOOTSTRAP}], got {text}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
+def _positive_finite_float(text: str) -> float:
+    value = _finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _variant_index(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scalinglaws", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -291,13 +393,24 @@ def build_parser() -> argparse.ArgumentParser:
         default="power_law",
         help="power_law, broken_power_law, plateau_power_law or exponential (default power_law)",
     )
-    fit.add_argument("--range", nargs=2, type=float, metavar=("A", "B"), help="fit only alpha in [A, B]")
-    fit.add_argument(
+    window = fit.add_mutually_exclusive_group()
+    window.add_argument("--range", nargs=2, type=_finite_float, metavar=("A", "B"), help="fit only alpha in [A, B]")
+    window.add_argument(
         "--auto-window", action="store_true", help="fit where the local exponent is steady (a power-law regime)"
     )
-    fit.add_argument("--tolerance", type=float, default=0.05, help="steadiness of the local exponent (--auto-window)")
-    fit.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples over seeds (0: curvature)")
-    fit.add_argument("--variant", type=int, help="which run of a sweep (its index along the first axis)")
+    fit.add_argument(
+        "--tolerance",
+        type=_positive_finite_float,
+        default=0.05,
+        help="steadiness of the local exponent (--auto-window)",
+    )
+    fit.add_argument(
+        "--bootstrap",
+        type=_bootstrap_count,
+        default=200,
+        help="bootstrap resamples over seeds (0: curvature; at most 10000)",
+    )
+    fit.add_argument("--variant", type=_variant_index, help="which run of a sweep (its index along the first axis)")
     fit.set_defaults(handler=_command_fit)
     listing = commands.add_parser("list", help="list the built-in configs")
     listing.set_defaults(handler=_command_list)

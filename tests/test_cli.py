@@ -67,8 +67,10 @@ def test_run_writes_the_contract_files(tiny, tmp_path, capsys):
     assert (out / "results.npz").stat().st_mtime_ns == stamp
     assert main(["run", str(tiny), "--out", str(out), "--quiet", "--force"]) == 0
     assert (out / "results.npz").stat().st_mtime_ns != stamp
-    # A different config in the same directory replaces the run.
-    assert main(["run", str(tiny), "--out", str(out), "--quiet", "--set", "training.seeds=3"]) == 0
+    # A different config in the same directory replaces the run only with --force.
+    assert main(["run", str(tiny), "--out", str(out), "--quiet", "--set", "training.seeds=3"]) == 2
+    assert load_results(out)["eps_g_sim"].shape == (2, t)
+    assert main(["run", str(tiny), "--out", str(out), "--quiet", "--force", "--set", "training.seeds=3"]) == 0
     assert load_results(out)["eps_g_sim"].shape == (3, t)
 
 
@@ -265,18 +267,6 @@ def test_divergence_can_be_recorded_explicitly(tiny, tmp_path, capsys):
     arrays = load_results(out)
     assert np.all(np.isnan(arrays["diverged_alpha"][0])) and np.all(np.isfinite(arrays["diverged_alpha"][1]))
     assert json.loads((out / "summary.json").read_text())["diverged"]
-
-
-def test_interrupted_write_leaves_no_complete_directory(tmp_path):
-    from scalinglaws.experiment import write_run
-
-    def crash(path):
-        raise KeyboardInterrupt
-
-    out = tmp_path / "run"
-    with pytest.raises(KeyboardInterrupt):
-        write_run(out, {"alpha": np.zeros(3)}, {"config_hash": "x"}, "", crash)
-    assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_console_script_and_list(tiny, tmp_path):

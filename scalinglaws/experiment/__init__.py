@@ -8,6 +8,12 @@ from ._config import (
     parse_override as parse_override,
     resolve as resolve,
 )
+from ._memory import (
+    MemoryEstimate as MemoryEstimate,
+    available_memory as available_memory,
+    check_memory as check_memory,
+    estimate_memory as estimate_memory,
+)
 from ._run import (
     Diverged as Diverged,
     Results as Results,
@@ -17,8 +23,10 @@ from ._run import (
 )
 from ._store import (
     RESULT_FILES as RESULT_FILES,
-    cached as cached,
-    check_output_dir as check_output_dir,
+    OutputDirectory as OutputDirectory,
+    RunRecord as RunRecord,
+    file_checksum as file_checksum,
     load_results as load_results,
-    write_run as write_run,
+    read_run as read_run,
+    strict_json as strict_json,
 )

@@ -10,6 +10,7 @@ key; an unknown key, a wrong type, a value out of range or an impossible combina
 import copy
 import hashlib
 import json
+import math
 import re
 import tomllib
 from collections.abc import Callable, Iterable, Mapping
@@ -44,15 +45,33 @@ class Key:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     exclusive: bool = False  # minimum is exclusive
+    maximum: float | None = None  # inclusive; every size has one, and every float must be finite
     check: Callable[[Any], str | None] | None = None
     optional: bool = False  # None (key absent) is allowed
 
 
+MAX_HERMITE_DEGREE = 30  # He_k(x) / sqrt(k!) stays well inside float32 for |x| < 10
+MAX_STEPS = 2**31 - 1  # SGD steps of one run (alpha_max * N): the engine counts chunks in int32
+MAX_BOOTSTRAP = 10_000
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")
+
+
 def _activation_check(name: str) -> str | None:
     try:
-        activation_from_name(name)
+        activation = activation_from_name(name)
     except ValueError:
         return f"must be one of {', '.join(ACTIVATION_NAMES)}, got {name!r}"
+    if getattr(activation, "degree", 0) > MAX_HERMITE_DEGREE:
+        return f"a Hermite degree must be at most {MAX_HERMITE_DEGREE}, got {name!r}"
+    return None
+
+
+def _name_check(name: str) -> str | None:
+    if not _NAME.fullmatch(name):
+        return (
+            "must be 1 to 100 letters, digits, '.', '_', '+' or '-', starting with a letter or digit (it names "
+            f"the output directory runs/<name>-<hash>), got {name!r}"
+        )
     return None
 
 
@@ -60,14 +79,24 @@ _ACTIVATION_DOC = "activation: " + ", ".join(ACTIVATION_NAMES)
 
 KEYS: dict[str, dict[str, Key]] = {
     "": {
-        "name": Key("str", "run", "name of the run; the default output directory is runs/<name>-<hash>"),
+        "name": Key(
+            "str",
+            "run",
+            "name of the run (1-100 of A-Z a-z 0-9 . _ + -); the default output directory is runs/<name>-<hash>",
+            check=_name_check,
+        ),
         "description": Key("str", "", "one line shown by `scalinglaws list`"),
     },
     "data": {
-        "input_dim": Key("int", 500, "N, the input dimension", minimum=1),
+        "input_dim": Key("int", 500, "N, the input dimension", minimum=1, maximum=2**24),
         "spectrum": Key("choice", "isotropic", "input covariance", choices=("isotropic", "power_law")),
         "exponent": Key(
-            "float", 1.0, "beta: eigenvalues lambda_l ∝ l^-(1+beta) (power_law)", minimum=-1, exclusive=True
+            "float",
+            1.0,
+            "beta: eigenvalues lambda_l ∝ l^-(1+beta) (power_law)",
+            minimum=-1,
+            exclusive=True,
+            maximum=20,
         ),
         "distinct_eigenvalues": Key(
             "ints",
@@ -75,6 +104,7 @@ KEYS: dict[str, dict[str, Key]] = {
             "L, distinct eigenvalues, each of multiplicity N/L; must divide N (default N); a list runs a "
             "sweep sharing each seed's inputs (each L must divide the largest)",
             minimum=1,
+            maximum=2**24,
             optional=True,
         ),
         "normalisation": Key(
@@ -85,7 +115,7 @@ KEYS: dict[str, dict[str, Key]] = {
         ),
     },
     "teacher": {
-        "hidden": Key("int", 2, "M, teacher hidden units", minimum=1),
+        "hidden": Key("int", 2, "M, teacher hidden units", minimum=1, maximum=2**16),
         "activation": Key("str", "erf", _ACTIVATION_DOC, check=_activation_check),
         "output": Key("choice", "sum", "output scaling: sum, mean (1/M), sqrt (1/sqrt M)", choices=OUTPUT_SCALINGS),
         "init": Key(
@@ -101,7 +131,7 @@ KEYS: dict[str, dict[str, Key]] = {
             "second layer: ones, or power_law A_p ∝ p^-exponent with sum A_p^2 = 1",
             choices=("ones", "power_law"),
         ),
-        "second_layer_exponent": Key("float", 1.0, "exponent of a power_law second layer", minimum=0),
+        "second_layer_exponent": Key("float", 1.0, "exponent of a power_law second layer", minimum=0, maximum=100),
         "noise_std": Key("float", 0.0, "standard deviation of Gaussian label noise", minimum=0),
     },
     "student": {
@@ -117,6 +147,7 @@ KEYS: dict[str, dict[str, Key]] = {
             2,
             "K, student hidden units (random features: K = gamma N features; a list runs one simulation per K)",
             minimum=1,
+            maximum=2**20,
         ),
         "activation": Key("str", "erf", _ACTIVATION_DOC, check=_activation_check),
         "output": Key("choice", "sum", "output scaling: sum, mean (1/K), sqrt (1/sqrt K)", choices=OUTPUT_SCALINGS),
@@ -128,6 +159,7 @@ KEYS: dict[str, dict[str, Key]] = {
             "L_s: the student reads only the inputs of the L_s largest eigenvalue blocks (P = K N L_s / L "
             "trainable weights; default all)",
             minimum=1,
+            maximum=2**24,
             optional=True,
         ),
         "train_second_layer": Key("bool", False, "train the second layer v"),
@@ -138,14 +170,25 @@ KEYS: dict[str, dict[str, Key]] = {
     },
     "training": {
         "learning_rate": Key("floats", 0.5, "eta; a list runs a vmapped sweep", minimum=0, exclusive=True),
-        "alpha_max": Key("float", 1000.0, "last time alpha = steps/N", minimum=0, exclusive=True),
+        "alpha_max": Key(
+            "float",
+            1000.0,
+            f"last time alpha = steps/N (at most {MAX_STEPS} steps: alpha_max * N <= 2^31 - 1)",
+            minimum=0,
+            exclusive=True,
+            maximum=1e9,
+        ),
         "alpha_min": Key("float", 0.01, "first nonzero recording time", minimum=0, exclusive=True),
-        "points_per_decade": Key("int", 20, "recording points per decade of alpha", minimum=1),
-        "seeds": Key("int", 8, "independent runs (0 = theory alone)", minimum=0),
-        "seed": Key("int", 0, "base PRNG seed", minimum=0),
+        "points_per_decade": Key("int", 20, "recording points per decade of alpha", minimum=1, maximum=10_000),
+        "seeds": Key("int", 8, "independent runs (0 = theory alone)", minimum=0, maximum=2**16),
+        "seed": Key("int", 0, "base PRNG seed", minimum=0, maximum=2**63 - 1),
         "dtype": Key("choice", "float32", "simulation dtype", choices=("float32", "float64")),
-        "chunk_size": Key("int", None, "inputs drawn at once per run (default: automatic)", minimum=1, optional=True),
-        "test_size": Key("int", 10000, "Monte Carlo test set (activations without closed-form I2)", minimum=16),
+        "chunk_size": Key(
+            "int", None, "inputs drawn at once per run (default: automatic)", minimum=1, maximum=2**16, optional=True
+        ),
+        "test_size": Key(
+            "int", 10000, "Monte Carlo test set (activations without closed-form I2)", minimum=16, maximum=2**24
+        ),
         "divergence_threshold": Key(
             "float", 1e6, "a run has diverged when max_k Q_kk (or eps_g) exceeds this", minimum=0, exclusive=True
         ),
@@ -158,9 +201,13 @@ KEYS: dict[str, dict[str, Key]] = {
     },
     "theory": {
         "enabled": Key("bool", True, "compute the theory when one exists for the setup"),
-        "rtol": Key("float", 1e-10, "relative tolerance of the adaptive ODE solver", minimum=0, exclusive=True),
-        "atol": Key("float", 1e-13, "absolute tolerance of the adaptive ODE solver", minimum=0, exclusive=True),
-        "max_steps": Key("int", 1000000, "most ODE solver steps", minimum=1),
+        "rtol": Key(
+            "float", 1e-10, "relative tolerance of the adaptive ODE solver", minimum=0, exclusive=True, maximum=1
+        ),
+        "atol": Key(
+            "float", 1e-13, "absolute tolerance of the adaptive ODE solver", minimum=0, exclusive=True, maximum=1
+        ),
+        "max_steps": Key("int", 1000000, "most ODE solver steps", minimum=1, maximum=10**9),
         "solver": Key(
             "choice",
             "auto",
@@ -180,10 +227,23 @@ KEYS: dict[str, dict[str, Key]] = {
         ),
         "range": Key("floats", None, "[alpha_min, alpha_max] of the fit (default: all)", minimum=0, optional=True),
         "auto_window": Key("bool", False, "fit where the local exponent is steady (a power-law regime)"),
-        "tolerance": Key("float", 0.05, "steadiness of the local exponent for auto_window", minimum=0, exclusive=True),
-        "bootstrap": Key("int", 200, "bootstrap resamples over seeds for the intervals (0: curvature)", minimum=0),
+        "tolerance": Key(
+            "float", 0.05, "steadiness of the local exponent for auto_window", minimum=0, exclusive=True, maximum=10
+        ),
+        "bootstrap": Key(
+            "int",
+            200,
+            "bootstrap resamples over seeds for the intervals (0: curvature)",
+            minimum=0,
+            maximum=MAX_BOOTSTRAP,
+        ),
         "variant": Key(
-            "int", None, "which run of a sweep to fit (index along its first axis)", minimum=0, optional=True
+            "int",
+            None,
+            "which run of a sweep to fit (index along its first axis)",
+            minimum=0,
+            maximum=2**16,
+            optional=True,
         ),
     },
 }
@@ -211,7 +271,12 @@ def _check_value(where: str, spec: Key, value: Any) -> Any:
     elif spec.kind == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
             fail(f"must be a number, got {value!r}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:
+            fail(f"must be a finite number, got {value!r}")
+        if not math.isfinite(value):
+            fail(f"must be a finite number, got {value!r}")
     elif spec.kind in ("floats", "ints"):
         kind = spec.kind[:-1]
         allowed = int if kind == "int" else int | float
@@ -220,13 +285,17 @@ def _check_value(where: str, spec: Key, value: Any) -> Any:
             what = "an integer" if kind == "int" else "a number"
             fail(f"must be {what} or a non-empty list of them, got {value!r}")
         checked = [
-            _check_value(where, Key(kind, None, "", minimum=spec.minimum, exclusive=spec.exclusive), item)
+            _check_value(
+                where, Key(kind, None, "", minimum=spec.minimum, exclusive=spec.exclusive, maximum=spec.maximum), item
+            )
             for item in items
         ]
         return checked if isinstance(value, list) else checked[0]
     if spec.minimum is not None and spec.kind in ("int", "float"):
         if value != value or (value <= spec.minimum if spec.exclusive else value < spec.minimum):
             fail(f"must be {'>' if spec.exclusive else '>='} {spec.minimum:g}, got {value!r}")
+    if spec.maximum is not None and spec.kind in ("int", "float") and value > spec.maximum:
+        fail(f"must be at most {spec.maximum:.10g}, got {value!r}")
     if spec.check is not None and (message := spec.check(value)) is not None:
         fail(message)
     return value
@@ -285,6 +354,21 @@ def _cross_checks(config: dict) -> None:
         raise ConfigError("training.alpha_min", f"must be < training.alpha_max = {training['alpha_max']:g}")
     if round(training["alpha_max"] * n) < 1:
         raise ConfigError("training.alpha_max", f"must be at least one step, >= 1/N = {1 / n:g}")
+    if round(training["alpha_max"] * n) > MAX_STEPS:
+        raise ConfigError(
+            "training.alpha_max",
+            f"alpha_max * N must be at most {MAX_STEPS} SGD steps (alpha_max <= {MAX_STEPS / n:.6g} at N = {n}), "
+            f"got {training['alpha_max']:g}",
+        )
+    variants = max(
+        len(value) if isinstance(value, list) else 1 for value in (training["learning_rate"], given, student["hidden"])
+    )
+    if fit["variant"] is not None and (variants == 1 or fit["variant"] >= variants):
+        raise ConfigError(
+            "fit.variant",
+            f"this config runs {variants} variant(s): "
+            + ("give fit.variant only for a sweep" if variants == 1 else f"choose one in [0, {variants})"),
+        )
 
 
 class Config(Mapping):
@@ -380,12 +464,16 @@ def resolve(raw: Mapping[str, Any], overrides: Iterable[str] = ()) -> Config:
 
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
-    """Read a TOML config file and `resolve` it."""
+    """Read a TOML config file (a regular file of UTF-8 text) and `resolve` it."""
     path = Path(path)
     try:
-        text = path.read_text()
+        if path.exists() and not path.is_file():  # a directory, a FIFO (reading it could block), a device
+            raise ConfigError("config", f"cannot read {path}: not a regular file")
+        text = path.read_bytes().decode("utf-8")
     except OSError as error:
-        raise ConfigError("config", f"cannot read {path}: {error.strerror}") from None
+        raise ConfigError("config", f"cannot read {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError("config", f"{path} is not UTF-8 text (byte {error.start})") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

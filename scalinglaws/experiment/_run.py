@@ -185,6 +185,7 @@ def _simulate(config: Config, progress, hidden: int | None = None, rates=None) -
         chunk_size=training["chunk_size"],
         test_size=training["test_size"],
         divergence_threshold=training["divergence_threshold"],
+        stop_on_divergence=training["on_divergence"] == "error",
         progress=progress,
         key=jr.key(training["seed"]),
     )
@@ -261,6 +262,8 @@ def _random_feature_results(config: Config, progress, per_run, summary: dict, di
         diverged_alpha = np.concatenate([sim.diverged_alpha for sim in sims])
         for h, s in zip(*np.nonzero(np.isfinite(diverged_alpha))):
             diverged.append(f"{labels[h]}, seed {s}: diverged at alpha={diverged_alpha[h, s]:.4g}")
+        if diverged and training["on_divergence"] == "error":
+            raise Diverged("; ".join(diverged))  # before the theory: nothing will be written
         arrays.update(
             steps=sims[0].steps,
             eps_g_sim=per_run(eps),
@@ -376,6 +379,8 @@ def run_experiment(config: Config, progress: Callable[[int, int], None] | None =
         sim = _simulate(config, progress)
         if sim.diverged:
             diverged.append(_divergence_message(sim, labels))
+            if training["on_divergence"] == "error":
+                raise Diverged(diverged[0])  # before the theory: nothing will be written
         arrays.update(_simulation_arrays(sim, per_run))
         seed_steps = rates.size * training["seeds"] * int(sim.steps[-1])
         summary.update(

@@ -382,6 +382,7 @@ def simulate(
     chunk_size: int | None = None,
     test_size: int = 10_000,
     divergence_threshold: float = 1e6,
+    stop_on_divergence: bool = False,
     progress: Callable[[int, int], None] | None = None,
     key: PRNGKeyArray,
 ) -> Simulation:
@@ -408,6 +409,8 @@ def simulate(
     - `test_size`: size of the fixed Monte Carlo test set, used only when the activations have no
       closed-form `I2` (or student and teacher activations differ).
     - `divergence_threshold`: a run has diverged when `max_k Q_kk` or `eps_g` exceeds it.
+    - `stop_on_divergence`: stop at the first segment in which any run diverged (the records from
+      there on are NaN); by default the runs go on until every one has diverged.
     - `progress`: called as `progress(steps_done, steps_total)` after each segment.
     - `key`: the PRNG key; seed `s` uses `fold_in(key, seed_offset + s)`.
 
@@ -525,7 +528,8 @@ def simulate(
         observations.append(obs)
         if progress is not None:
             progress(done, total)
-        if np.all(np.isfinite(diverged_at)) and index + 1 < len(calls):
+        stop = np.any(np.isfinite(diverged_at)) if stop_on_divergence else np.all(np.isfinite(diverged_at))
+        if stop and index + 1 < len(calls):
             filler = jtu.tree_map(lambda x: np.full_like(x, np.nan, dtype=np.float64), obs)
             observations.extend([filler] * (len(calls) - index - 1))
             break

@@ -1,0 +1,146 @@
+"""The peak memory of a run, estimated from its config before anything is computed.
+
+The estimate adds the largest arrays the run holds at once, each with the multiplicity that XLA's
+buffers and the host's copies give it, plus a quarter for XLA's temporaries, to a fixed allowance
+of 768 MiB for the JAX runtime and compilation (checked against the peak resident memory of real
+runs by `benchmarks/memory_estimate.py` and `tests/test_reliability.py`):
+
+- the simulation state: every variant's student and every seed's teacher, `(H S K + S M) N`
+  numbers, kept three times (donated state, updated state, gradients) plus a float64 copy for the
+  order parameters;
+- one chunk of inputs per seed, `S c N` numbers (random bits, normals and the rescaled rows);
+- the Monte Carlo test set, when eps_g has no closed form: `n_test N` shared normals, `H n_test N`
+  rescaled inputs, `2 H S n_test N` for the inputs of every run's observation (two copies were
+  measured on a loaded machine), a transient copy of the normals, and the fields;
+- a random-feature student's frozen features, `H S K N`, and its feature statistics, `H S K^2`;
+- the recorded observables, `H S P (K^2 + K M + K + L (K^2 + K M))` float64 numbers for `P`
+  recording points (`H S P (K + 1)` for random features), held three times on the host (segments,
+  concatenation, the results file);
+- the theory's solution, the same numbers again, and its solver's working state.
+"""
+
+import math
+import os
+from dataclasses import dataclass
+
+from .._activations import activation_from_name
+from ._config import Config, ConfigError
+
+
+__all__ = ["MemoryEstimate", "available_memory", "check_memory", "estimate_memory"]
+
+_RUNTIME = 768 * 2**20  # the JAX runtime, XLA's compiler and the plotting libraries
+_MARGIN = 1.25  # XLA's temporaries beyond the arrays counted
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Estimated peak bytes of a run, and its parts as `(config key, what, bytes)`."""
+
+    total: int
+    parts: tuple[tuple[str, str, int], ...]
+
+    def largest(self) -> tuple[str, str, int]:
+        return max(self.parts, key=lambda part: part[2])
+
+
+def _gib(count: float) -> str:
+    return f"{count / 2**30:.3g} GiB"
+
+
+def _recording_points(config: Config) -> int:
+    """An upper bound on the recording points of the run's time grid (without building it)."""
+    training, n = config["training"], config["data"]["input_dim"]
+    decades = math.log10(training["alpha_max"] / training["alpha_min"])
+    requested = math.ceil(decades * training["points_per_decade"]) + 2
+    return min(requested, round(training["alpha_max"] * n) + 1) + 64 + 8  # plus the engine's extra pieces
+
+
+def estimate_memory(config: Config) -> MemoryEstimate:
+    """The estimated peak memory of running `config` (see the module docstring)."""
+    data, teacher, student, training = config["data"], config["teacher"], config["student"], config["training"]
+    n, m = data["input_dim"], teacher["hidden"]
+    hidden = student["hidden"] if isinstance(student["hidden"], list) else [student["hidden"]]
+    k = max(hidden)
+    variants = max(
+        len(value) if isinstance(value, list) else 1
+        for value in (training["learning_rate"], data["distinct_eigenvalues"], student["hidden"])
+    )
+    per_sim = 1 if isinstance(student["hidden"], list) else variants  # a sweep over K runs one K at a time
+    seeds = training["seeds"]
+    item = 4 if training["dtype"] == "float32" else 8
+    random_features = student["kind"] == "random_features"
+    blocks = 1
+    if data["spectrum"] == "power_law":
+        given = data["distinct_eigenvalues"]
+        blocks = max(given) if isinstance(given, list) else (n if given is None else given)
+    block_sizes = 0 if random_features or data["spectrum"] == "isotropic" else blocks
+    student_activation = activation_from_name(student["activation"])
+    closed_form = student["activation"] == teacher["activation"] and "i2" in student_activation.closed_forms
+    points = _recording_points(config)
+    chunk = training["chunk_size"] or 256
+    parts: list[tuple[str, str, int]] = []
+    if seeds > 0:
+        weights = (per_sim * seeds * k + seeds * m) * n
+        parts.append(("data.input_dim", "networks (students and teachers)", weights * (3 * item + 8)))
+        parts.append(("training.chunk_size", "input chunks", 3 * seeds * chunk * n * item))
+        if not closed_form:
+            test = training["test_size"]
+            inputs = (2 + per_sim + 2 * per_sim * seeds) * test * n  # normals (twice), per variant, per run (twice)
+            fields = per_sim * seeds * test * (k + m)
+            parts.append(("training.test_size", "Monte Carlo test set", (inputs + fields) * item))
+        if random_features:
+            parts.append(
+                (
+                    "student.hidden",
+                    "random features and their statistics",
+                    per_sim * seeds * (k * n * item + 40 * k * k),
+                )
+            )
+        per_point = k + 1 if random_features else k * k + k * m + k + 1 + block_sizes * (k * k + k * m)
+        parts.append(
+            ("training.points_per_decade", "recorded observables", 3 * variants * seeds * points * per_point * 8)
+        )
+    lanes = variants * max(seeds, 1)
+    if random_features:
+        state = 2 * k
+        working = 8 * (6 * k * k + 40 * k)  # eigendecomposition of C, Rodas4 stages
+    else:
+        state = max(blocks if block_sizes else 1, 1) * (k * k + k * m) + k
+        working = 8 * 40 * state  # Rodas4 or Tsit5 stages, error estimates, structured Jacobian
+    parts.append(("training.points_per_decade", "theory solution", 2 * lanes * points * (state + 1) * 8))
+    solver_key = "data.distinct_eigenvalues" if block_sizes and not random_features else "student.hidden"
+    parts.append((solver_key, "theory solver", lanes * working))
+    total = _RUNTIME + int(_MARGIN * sum(part[2] for part in parts))
+    return MemoryEstimate(total, tuple(parts))
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new computation: `MemAvailable` (Linux), or the physical
+    memory elsewhere; `None` when unknown."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(config: Config, available: int | None = None) -> MemoryEstimate:
+    """Raise `ConfigError` naming the key behind the largest part when the run's estimated peak
+    memory exceeds `available` (default: `available_memory()`); else return the estimate."""
+    estimate = estimate_memory(config)
+    available = available_memory() if available is None else available
+    if available is not None and estimate.total > available:
+        key, what, size = estimate.largest()
+        raise ConfigError(
+            key,
+            f"the run needs about {_gib(estimate.total)} of memory at its peak ({what}: {_gib(size)}), but "
+            f"{_gib(available)} are available; make the run smaller",
+        )
+    return estimate
