@@ -96,7 +96,7 @@ def _check_device_memory(config) -> None:
 def _command_run(args) -> int:
     from . import __version__
     from ._interrupt import InterruptGuard
-    from .experiment import ConfigError, OutputDirectory, check_memory, load_config
+    from .experiment import RESULT_FILES, ConfigError, OutputDirectory, check_memory, load_config
 
     try:
         config = load_config(_resolve_config_path(args.config), args.set or [])
@@ -115,7 +115,8 @@ def _command_run(args) -> int:
     with InterruptGuard(cleanup):
         try:
             with target:
-                serve, note = target.claim(config_hash, args.force)
+                writes = [*RESULT_FILES, *(["fit.json"] if config["fit"]["form"] is not None else [])]
+                serve, note = target.claim(config_hash, args.force, writes)
                 if serve:
                     print(f"cached: {out} holds this config's verified results (use --force to recompute)")
                     return EXIT_OK
@@ -249,7 +250,7 @@ def _command_fit(args) -> int:
     with InterruptGuard(cleanup):
         try:
             with target:
-                record = target.verified_record()
+                record = target.verified_record(["fit.json", "figure.png"])
                 try:
                     arrays = load_results(directory)
                 except (OSError, ValueError) as error:

@@ -156,13 +156,19 @@ def test_another_config_needs_force_and_keeps_user_files(tiny, tmp_path, capsys)
     assert load_results(out)["eps_g_sim"].shape[0] == 3 and read_run(out).config_hash == new_hash
 
 
-def test_a_tool_file_the_user_edited_is_left_to_them(tiny, tmp_path):
+def test_a_tool_file_the_user_edited_is_left_to_them(tiny, tmp_path, capsys):
     out = tmp_path / "run"
     assert run(tiny, out) == 0
     assert main(["fit", str(out), "--bootstrap", "0"]) == 0
     (out / "fit.json").write_text('{"my": "edit"}')
     assert run(tiny, out, "training.seeds=3", force=True) == 0
     assert (out / "fit.json").read_text() == '{"my": "edit"}' and "fit.json" not in read_run(out).files
+    # From now on it is the user's: neither `fit` nor a run with [fit] may replace it.
+    before = snapshot(out)
+    assert main(["fit", str(out), "--bootstrap", "0"]) == 2
+    assert run(tiny, out, "training.seeds=3", "fit.form=power_law", force=True) == 2
+    assert "not written by this tool" in capsys.readouterr().err and snapshot(out) == before
+    assert run(tiny, out, "training.seeds=3") == 0 and "cached" in capsys.readouterr().out  # no fit to write
 
 
 # 4. One process at a time in a directory.

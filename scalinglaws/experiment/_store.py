@@ -27,7 +27,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -122,6 +122,20 @@ def _mismatch(directory: Path, record: RunRecord) -> str | None:
         if file_checksum(path) != digest:
             return f"{name} does not match the checksum recorded in summary.json"
     return None
+
+
+def _check_writable_names(directory: Path, record: RunRecord, names: Iterable[str], key: str) -> None:
+    """Refuse to write `names` where one of them exists but was not written by the tool (it is not in
+    the record), so that no write of the tool replaces a user's file."""
+    if not record.files:
+        return  # a run of an older version, which recorded nothing: its files are all the tool's
+    for name in sorted(set(names) - {"summary.json"} - set(record.files)):
+        if (directory / name).exists():
+            raise ConfigError(
+                key,
+                f"{directory / name} was not written by this tool (summary.json records no checksum of it); "
+                "nothing was changed: move it away first",
+            )
 
 
 def _sync_directory(directory: Path) -> None:
@@ -281,11 +295,12 @@ class OutputDirectory:
         """The directory's entries, without the tool's own transient ones."""
         return sorted(n for n in os.listdir(self.path) if not n.startswith((_STAGE_PREFIX, _PROBE)))
 
-    def claim(self, config_hash: str, force: bool) -> tuple[bool, str | None]:
-        """Decide what a run of the config with `config_hash` may do here: `(serve_from_cache, note)`.
+    def claim(self, config_hash: str, force: bool, writes: Iterable[str] = RESULT_FILES) -> tuple[bool, str | None]:
+        """Decide what a run of the config with `config_hash`, which writes the files `writes`, may do
+        here: `(serve_from_cache, note)`.
 
-        Raises `ConfigError` when the directory holds something else than a run of this tool, or a
-        run of another config and `force` is false."""
+        Raises `ConfigError` when the directory holds something else than a run of this tool, a
+        user's file under one of the names to write, or a run of another config and `force` is false."""
         if not self.entries():
             return False, None
         self.record = read_run(self.path)
@@ -294,6 +309,7 @@ class OutputDirectory:
                 f"{self.path} is not empty and is not a scalinglaws run (it has no summary.json written by this "
                 "tool); nothing was changed: choose another --out"
             )
+        _check_writable_names(self.path, self.record, writes, self.key)
         if self.record.config_hash != config_hash:
             if not force:
                 self._fail(
@@ -306,14 +322,16 @@ class OutputDirectory:
         problem = _mismatch(self.path, self.record)
         return problem is None, None if problem is None else f"recomputing: the cached run is not served: {problem}"
 
-    def verified_record(self) -> RunRecord:
-        """The record of the run held here, after checking every recorded file (for `fit`)."""
+    def verified_record(self, writes: Iterable[str]) -> RunRecord:
+        """The record of the run held here, after checking every recorded file and that none of the
+        files `writes` to be written is a user's (for `fit`)."""
         record = read_run(self.path)
         if record is None:
             self._fail(f"{self.path} is not a scalinglaws run (no valid summary.json written by this tool)")
         problem = _mismatch(self.path, record)
         if problem is not None:
             self._fail(f"{self.path} is damaged: {problem}; rerun it with `scalinglaws run ... --force`")
+        _check_writable_names(self.path, record, writes, self.key)
         self.record = record
         return record
 
