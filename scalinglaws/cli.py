@@ -366,8 +366,15 @@ def _variant_index(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one line naming the flag, exit 2 (argparse prints its whole usage)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scalinglaws", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="scalinglaws", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="simulate (and solve the theory of) a config")
     run.add_argument("config", help="a TOML config file, or the name of a built-in config")
