@@ -237,8 +237,14 @@ def _command_fit(args) -> int:
     from ._interrupt import InterruptGuard
     from ._plotting import learning_curve_figure
     from .experiment import ConfigError, OutputDirectory, load_results, strict_json
-    from .fit import fit_run
+    from .fit import fit_run, form_from_name
 
+    try:
+        form_from_name(args.form)
+    except ValueError as error:
+        return _error(f"--form: {error}")
+    if args.range is not None and not args.range[0] < args.range[1]:
+        return _error(f"--range: must be A < B, got {args.range[0]:g} {args.range[1]:g}")
     directory = Path(args.dir)
     target = OutputDirectory(directory, create=False, key="DIR")
 
@@ -273,8 +279,8 @@ def _command_fit(args) -> int:
                         bootstrap=args.bootstrap,
                         variant=args.variant,
                     )
-                except ValueError as error:  # FitError, or a bad form name
-                    return _error(error)
+                except ValueError as error:  # FitError: data that cannot be fitted
+                    return _error(f"fit: {error}")
                 label = "" if args.variant is None else f" (variant {args.variant})"
                 summary = dict(record.summary)
                 summary["fits"] = dict(summary.get("fits") or {})

@@ -6,9 +6,10 @@ of 768 MiB for the JAX runtime and compilation (checked against the peak residen
 runs by `benchmarks/memory_estimate.py` and `tests/test_reliability.py`):
 
 - the simulation state: every variant's student and every seed's teacher, `(H S K + S M) N`
-  numbers, kept three times (donated state, updated state, gradients) plus a float64 copy for the
-  order parameters;
-- one chunk of inputs per seed, `S c N` numbers (random bits, normals and the rescaled rows);
+  numbers, kept five times (donated state, updated state, gradients, XLA's copies) plus a float64
+  copy for the order parameters;
+- one chunk of inputs per seed, `S c N` numbers, eight times (random bits, normals, the scan's
+  copies: measured at N = 4 10^6);
 - the Monte Carlo test set, when eps_g has no closed form: `n_test N` shared normals, `H n_test N`
   rescaled inputs, `2 H S n_test N` for the inputs of every run's observation (two copies were
   measured on a loaded machine), a transient copy of the normals, and the fields;
@@ -22,8 +23,10 @@ runs by `benchmarks/memory_estimate.py` and `tests/test_reliability.py`):
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from .._activations import activation_from_name
+from ..simulate import auto_chunk_size
 from ._config import Config, ConfigError
 
 
@@ -78,57 +81,108 @@ def estimate_memory(config: Config) -> MemoryEstimate:
     student_activation = activation_from_name(student["activation"])
     closed_form = student["activation"] == teacher["activation"] and "i2" in student_activation.closed_forms
     points = _recording_points(config)
-    chunk = training["chunk_size"] or 256
+    shared_inputs = not isinstance(data["distinct_eigenvalues"], list)  # else each variant rescales its own
+    chunk = training["chunk_size"] or auto_chunk_size(seeds if shared_inputs else variants * seeds, n, item)
+    size_key = "data.distinct_eigenvalues" if block_sizes > k else "student.hidden"
     parts: list[tuple[str, str, int]] = []
+
+    def part(what: str, size: int, **factors: int) -> None:
+        """A part, named after the key whose factor in its size is largest."""
+        key = max(factors, key=factors.get).replace("__", ".")
+        parts.append((key, what, int(size)))
+
     if seeds > 0:
-        weights = (per_sim * seeds * k + seeds * m) * n
-        parts.append(("data.input_dim", "networks (students and teachers)", weights * (3 * item + 8)))
-        parts.append(("training.chunk_size", "input chunks", 3 * seeds * chunk * n * item))
+        runs = per_sim * seeds
+        weights = (runs * k + seeds * m) * n
+        part(
+            "networks (students and teachers)",
+            weights * (5 * item + 8),
+            data__input_dim=n,
+            student__hidden=k,
+            training__seeds=runs,
+        )
+        part("input chunks", 8 * seeds * chunk * n * item, data__input_dim=n, training__chunk_size=chunk)
         if not closed_form:
             test = training["test_size"]
-            inputs = (2 + per_sim + 2 * per_sim * seeds) * test * n  # normals (twice), per variant, per run (twice)
-            fields = per_sim * seeds * test * (k + m)
-            parts.append(("training.test_size", "Monte Carlo test set", (inputs + fields) * item))
+            inputs = (2 + per_sim + 2 * runs) * test * n  # normals (twice), per variant, per run (twice)
+            part(
+                "Monte Carlo test set",
+                (inputs + runs * test * (k + m)) * item,
+                training__test_size=test,
+                data__input_dim=n,
+                training__seeds=runs,
+            )
         if random_features:
-            parts.append(
-                (
-                    "student.hidden",
-                    "random features and their statistics",
-                    per_sim * seeds * (k * n * item + 40 * k * k),
-                )
+            part(
+                "random features and their statistics",
+                runs * (k * n * item + 40 * k * k),
+                student__hidden=k,
+                data__input_dim=n,
+                training__seeds=runs,
             )
         per_point = k + 1 if random_features else k * k + k * m + k + 1 + block_sizes * (k * k + k * m)
-        parts.append(
-            ("training.points_per_decade", "recorded observables", 3 * variants * seeds * points * per_point * 8)
+        part(
+            "recorded observables",
+            3 * variants * seeds * points * per_point * 8,
+            training__points_per_decade=points,
+            training__seeds=variants * seeds,
+            **{size_key.replace(".", "__"): per_point},
         )
-    lanes = variants * max(seeds, 1)
-    if random_features:
-        state = 2 * k
-        working = 8 * (6 * k * k + 40 * k)  # eigendecomposition of C, Rodas4 stages
-    else:
-        state = max(blocks if block_sizes else 1, 1) * (k * k + k * m) + k
-        working = 8 * 40 * state  # Rodas4 or Tsit5 stages, error estimates, structured Jacobian
-    parts.append(("training.points_per_decade", "theory solution", 2 * lanes * points * (state + 1) * 8))
-    solver_key = "data.distinct_eigenvalues" if block_sizes and not random_features else "student.hidden"
-    parts.append((solver_key, "theory solver", lanes * working))
+    if config["theory"]["enabled"]:
+        lanes = variants * max(seeds, 1)
+        if random_features:
+            state = 2 * k
+            working = 8 * (6 * k * k + 40 * k)  # eigendecomposition of C, Rodas4 stages
+        else:
+            state = max(block_sizes, 1) * (k * k + k * m) + k
+            working = 8 * 40 * state  # Rodas4 or Tsit5 stages, error estimates, structured Jacobian
+        factors = {"training__seeds": lanes, size_key.replace(".", "__"): state}
+        part("theory solution", 2 * lanes * points * (state + 1) * 8, training__points_per_decade=points, **factors)
+        part("theory solver", lanes * working, **factors)
     total = _RUNTIME + int(_MARGIN * sum(part[2] for part in parts))
     return MemoryEstimate(total, tuple(parts))
 
 
+def _limits() -> list[int]:
+    """The limits on this process's memory: its address-space limit (`ulimit -v`) and its control
+    group's `memory.max` (cgroup v2), where set."""
+    limits = []
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            limits.append(soft)
+    except (ImportError, ValueError, OSError):
+        pass
+    try:
+        text = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if text.isdigit():
+            limits.append(int(text))
+    except OSError:
+        pass
+    return limits
+
+
 def available_memory() -> int | None:
-    """Bytes of memory available to a new computation: `MemAvailable` (Linux), or the physical
-    memory elsewhere; `None` when unknown."""
+    """Bytes of memory available to a new computation: `MemAvailable` (Linux; else the physical
+    memory), and no more than the process's address-space or control-group limit; `None` when
+    unknown."""
+    found = []
     try:
         with open("/proc/meminfo") as handle:
             for line in handle:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    found.append(int(line.split()[1]) * 1024)
     except (OSError, ValueError, IndexError):
         pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
+    if not found:
+        try:
+            found.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+        except (ValueError, OSError, AttributeError):
+            pass
+    found += _limits()
+    return min(found) if found else None
 
 
 def check_memory(config: Config, available: int | None = None) -> MemoryEstimate:

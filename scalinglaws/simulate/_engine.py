@@ -44,7 +44,7 @@ from ._grid import log_time_grid
 from ._sgd import LearningRates, readout_step, sgd_step
 
 
-__all__ = ["Simulation", "initial_networks", "simulate"]
+__all__ = ["Simulation", "auto_chunk_size", "initial_networks", "simulate"]
 
 _PIECES_PER_CALL = 8
 _PIECES_PER_RUN = 64
@@ -159,7 +159,7 @@ def _pieces(grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(lengths, np.int32), np.asarray(records, bool)
 
 
-def _auto_chunk(batch: int, input_dim: int, itemsize: int) -> int:
+def auto_chunk_size(batch: int, input_dim: int, itemsize: int) -> int:
     """A power of two in [4, 256] such that `batch * chunk * input_dim * itemsize` is about 2 MB."""
     target = 2**21 / max(batch * input_dim * itemsize, 1)
     return int(2 ** np.clip(np.floor(np.log2(max(target, 1.0))), 2, 8))
@@ -480,7 +480,7 @@ def simulate(
     batch = n_variants * seeds
     if chunk_size is None:
         per_draw = seeds if shared_inputs else batch
-        chunk_size = _auto_chunk(per_draw, n, jnp.dtype(dtype).itemsize)
+        chunk_size = auto_chunk_size(per_draw, n, jnp.dtype(dtype).itemsize)
     state = _State(jtu.tree_map(per_variant, students), jnp.zeros(seeds, jnp.int32))
     rates = LearningRates(
         jnp.broadcast_to(jnp.asarray(lrs), (seeds, n_variants)),
