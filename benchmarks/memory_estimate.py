@@ -64,6 +64,12 @@ CASES = {
         "data.input_dim=512",
         "training.alpha_max=1",
     ],
+    "wide input (N = 4 10^6, chunk 16)": [
+        "data.input_dim=4000000",
+        "training.alpha_max=0.0005",
+        "training.alpha_min=0.0001",
+        "theory.enabled=false",
+    ],
     "wide input (N = 131072)": [
         "data.input_dim=131072",
         "training.alpha_max=0.05",

@@ -96,11 +96,10 @@ def _check_device_memory(config) -> None:
 def _command_run(args) -> int:
     from . import __version__
     from ._interrupt import InterruptGuard
-    from .experiment import RESULT_FILES, ConfigError, OutputDirectory, check_memory, load_config
+    from .experiment import RESULT_FILES, ConfigError, OutputDirectory, load_config
 
     try:
         config = load_config(_resolve_config_path(args.config), args.set or [])
-        check_memory(config)
     except ConfigError as error:
         return _error(error)
     config_hash = config.hash(__version__)
@@ -130,9 +129,10 @@ def _command_run(args) -> int:
 def _run_into(args, config, config_hash: str, target) -> int:
     """Compute `config` and commit it into the locked output directory `target`."""
     from ._plotting import learning_curve_figure
-    from .experiment import ConfigError, Diverged, run_experiment
+    from .experiment import ConfigError, Diverged, check_memory, run_experiment
     from .theory import TheoryError
 
+    check_memory(config)  # raises ConfigError: nothing computed yet
     _use_cpu_devices(args.cpu_devices)
     _check_device_memory(config)
     _enable_compilation_cache()

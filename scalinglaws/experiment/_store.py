@@ -240,7 +240,10 @@ class OutputDirectory:
                     self._fail(f"{path} does not exist")
                 missing = [path, *[p for p in path.parents if not p.exists()]]
                 for directory in reversed(missing):
-                    os.mkdir(directory)
+                    try:
+                        os.mkdir(directory)
+                    except FileExistsError:  # another process made it just now: not ours to remove
+                        continue
                     self._created.append(directory)
             self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except OSError as error:
