@@ -329,47 +329,34 @@ def _command_list(args) -> int:
     return EXIT_OK
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+def _integer(low: int, high: int | None = None):
+    """An argparse type: an integer in `[low, high]`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be in [{low}, {'inf' if high is None else high}], got {text}")
+        return value
+
+    return parse
 
 
-def _bootstrap_count(text: str) -> int:
-    from .experiment._config import MAX_BOOTSTRAP
+def _number(positive: bool = False):
+    """An argparse type: a finite number (`positive`: above zero)."""
 
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
-    if not 0 <= value <= MAX_BOOTSTRAP:
-        raise argparse.ArgumentTypeError(f"must be in [0, {MAX_BOOTSTRAP}], got {text}")
-    return value
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        if not math.isfinite(value) or (positive and value <= 0):
+            raise argparse.ArgumentTypeError(f"must be a finite number{' > 0' if positive else ''}, got {text}")
+        return value
 
-
-def _finite_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-    return value
-
-
-def _positive_finite_float(text: str) -> float:
-    value = _finite_float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _variant_index(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+    return parse
 
 
 class _Parser(argparse.ArgumentParser):
@@ -380,6 +367,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .experiment import KEYS
+
     parser = _Parser(prog="scalinglaws", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="simulate (and solve the theory of) a config")
@@ -395,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument(
         "--cpu-devices",
-        type=_positive_int,
+        type=_integer(1),
         metavar="D",
         help="on a CPU, split the seeds over D devices (threads); default: the usable cores, at most 8",
     )
@@ -408,23 +397,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="power_law, broken_power_law, plateau_power_law or exponential (default power_law)",
     )
     window = fit.add_mutually_exclusive_group()
-    window.add_argument("--range", nargs=2, type=_finite_float, metavar=("A", "B"), help="fit only alpha in [A, B]")
+    window.add_argument("--range", nargs=2, type=_number(), metavar=("A", "B"), help="fit only alpha in [A, B]")
     window.add_argument(
         "--auto-window", action="store_true", help="fit where the local exponent is steady (a power-law regime)"
     )
     fit.add_argument(
         "--tolerance",
-        type=_positive_finite_float,
+        type=_number(positive=True),
         default=0.05,
         help="steadiness of the local exponent (--auto-window)",
     )
     fit.add_argument(
         "--bootstrap",
-        type=_bootstrap_count,
+        type=_integer(0, KEYS["fit"]["bootstrap"].maximum),
         default=200,
         help="bootstrap resamples over seeds (0: curvature; at most 10000)",
     )
-    fit.add_argument("--variant", type=_variant_index, help="which run of a sweep (its index along the first axis)")
+    fit.add_argument("--variant", type=_integer(0), help="which run of a sweep (its index along the first axis)")
     fit.set_defaults(handler=_command_fit)
     listing = commands.add_parser("list", help="list the built-in configs")
     listing.set_defaults(handler=_command_list)

@@ -14,6 +14,34 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 
 
+# A tiny run of the command: N = 32, K = M = 2, alpha up to 4, two seeds (a few seconds with its theory).
+TINY = """
+name = "tiny"
+[data]
+input_dim = 32
+[teacher]
+hidden = 2
+[student]
+hidden = 2
+init_std = 0.1
+[training]
+learning_rate = 0.5
+alpha_max = 4
+alpha_min = 0.1
+points_per_decade = 4
+seeds = 2
+chunk_size = 16
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """The path of a config file holding `TINY`."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY)
+    return path
+
+
 @pytest.fixture
 def getkey():
     """A fresh PRNG key at every call, reproducible across test runs."""

@@ -13,38 +13,12 @@ from scalinglaws.cli import _usable_cores, configs_dir, main
 from scalinglaws.experiment import load_config, load_results
 
 
-TINY = """
-name = "tiny"
-[data]
-input_dim = 32
-[teacher]
-hidden = 2
-[student]
-hidden = 2
-init_std = 0.1
-[training]
-learning_rate = 0.5
-alpha_max = 4
-alpha_min = 0.1
-points_per_decade = 4
-seeds = 2
-chunk_size = 16
-"""
-
-
 def _run(config, out, *overrides):
     """`scalinglaws run CONFIG --out OUT --quiet --set ...` in process; the exit code."""
     args = ["run", str(config), "--out", str(out), "--quiet"]
     for override in overrides:
         args += ["--set", override]
     return main(args)
-
-
-@pytest.fixture
-def tiny(tmp_path):
-    path = tmp_path / "tiny.toml"
-    path.write_text(TINY)
-    return path
 
 
 def test_run_writes_the_contract_files(tiny, tmp_path, capsys):

@@ -11,8 +11,9 @@ runs by `benchmarks/memory_estimate.py` and `tests/test_reliability.py`):
 - one chunk of inputs per seed, `S c N` numbers, eight times (random bits, normals, the scan's
   copies: measured at N = 4 10^6);
 - the Monte Carlo test set, when eps_g has no closed form: `n_test N` shared normals, `H n_test N`
-  rescaled inputs, `2 H S n_test N` for the inputs of every run's observation (two copies were
-  measured on a loaded machine), a transient copy of the normals, and the fields;
+  rescaled inputs, `3 H S n_test N` for the inputs of every run's observation, a transient copy
+  of the normals, and the fields (the peak of one such run was 1.7 GB alone and 3.2 GB inside the
+  test session: the estimate covers the second);
 - a random-feature student's frozen features, `H S K N`, and its feature statistics, `H S K^2`;
 - the recorded observables, `H S P (K^2 + K M + K + L (K^2 + K M))` float64 numbers for `P`
   recording points (`H S P (K + 1)` for random features), held three times on the host (segments,
@@ -104,7 +105,7 @@ def estimate_memory(config: Config) -> MemoryEstimate:
         part("input chunks", 8 * seeds * chunk * n * item, data__input_dim=n, training__chunk_size=chunk)
         if not closed_form:
             test = training["test_size"]
-            inputs = (2 + per_sim + 2 * runs) * test * n  # normals (twice), per variant, per run (twice)
+            inputs = (2 + per_sim + 3 * runs) * test * n  # normals (twice), per variant, per run (three times)
             part(
                 "Monte Carlo test set",
                 (inputs + runs * test * (k + m)) * item,
