@@ -73,6 +73,18 @@ def _error(error) -> int:
     return EXIT_BAD_INPUT
 
 
+def _on_interrupt(target):
+    """What Ctrl-C or SIGTERM does (from the guard's watcher thread): discard the staged files of
+    `target` (an `OutputDirectory`) and say whether anything was written."""
+
+    def cleanup() -> str:
+        if target.abort():
+            return f"interrupted; {target.path} had already been written"
+        return "interrupted; nothing was written"
+
+    return cleanup
+
+
 def _check_device_memory(config) -> None:
     """On an accelerator, refuse a run whose arrays cannot fit in its memory (`ConfigError`)."""
     import jax
@@ -105,13 +117,7 @@ def _command_run(args) -> int:
     config_hash = config.hash(__version__)
     out = Path(args.out) if args.out else Path("runs") / f"{config['name']}-{config_hash[:8]}"
     target = OutputDirectory(out)
-
-    def cleanup() -> str:  # on Ctrl-C or SIGTERM, from the guard's watcher thread
-        if target.abort():
-            return f"interrupted; {out} had already been written"
-        return "interrupted; nothing was written"
-
-    with InterruptGuard(cleanup):
+    with InterruptGuard(_on_interrupt(target)):
         try:
             with target:
                 writes = [*RESULT_FILES, *(["fit.json"] if config["fit"]["form"] is not None else [])]
@@ -247,13 +253,7 @@ def _command_fit(args) -> int:
         return _error(f"--range: must be A < B, got {args.range[0]:g} {args.range[1]:g}")
     directory = Path(args.dir)
     target = OutputDirectory(directory, create=False, key="DIR")
-
-    def cleanup() -> str:  # on Ctrl-C or SIGTERM, from the guard's watcher thread
-        if target.abort():
-            return f"interrupted; {directory} had already been updated"
-        return "interrupted; nothing was written"
-
-    with InterruptGuard(cleanup):
+    with InterruptGuard(_on_interrupt(target)):
         try:
             with target:
                 record = target.verified_record(["fit.json", "figure.png"])
