@@ -85,17 +85,17 @@ def _on_interrupt(target):
     return cleanup
 
 
-def _check_device_memory(config) -> None:
-    """On an accelerator, refuse a run whose arrays cannot fit in its memory (`ConfigError`)."""
+def _check_device_memory(estimate) -> None:
+    """On an accelerator, refuse a run whose estimated peak (`MemoryEstimate`) cannot fit in its
+    memory (`ConfigError`)."""
     import jax
 
-    from .experiment import ConfigError, estimate_memory
+    from .experiment import ConfigError
 
     device = jax.devices()[0]
     if device.platform == "cpu":
         return  # host memory, already checked
     limit = (device.memory_stats() or {}).get("bytes_limit")
-    estimate = estimate_memory(config)
     if limit and estimate.total > limit * jax.device_count():
         key, what, size = estimate.largest()
         raise ConfigError(
@@ -138,9 +138,9 @@ def _run_into(args, config, config_hash: str, target) -> int:
     from .experiment import ConfigError, Diverged, check_memory, run_experiment
     from .theory import TheoryError
 
-    check_memory(config)  # raises ConfigError: nothing computed yet
+    estimate = check_memory(config)  # raises ConfigError: nothing computed yet
     _use_cpu_devices(args.cpu_devices)
-    _check_device_memory(config)
+    _check_device_memory(estimate)
     _enable_compilation_cache()
     bar = None
 

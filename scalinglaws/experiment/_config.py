@@ -301,6 +301,13 @@ def _check_value(where: str, spec: Key, value: Any) -> Any:
     return value
 
 
+def variant_count(config: Mapping) -> int:
+    """H, the variants a config runs: the length of its one swept list (learning rates, spectra or
+    K), else 1."""
+    swept = (config["training"]["learning_rate"], config["data"]["distinct_eigenvalues"], config["student"]["hidden"])
+    return max(len(value) if isinstance(value, list) else 1 for value in swept)
+
+
 def _cross_checks(config: dict) -> None:
     data, teacher, training = config["data"], config["teacher"], config["training"]
     n = data["input_dim"]
@@ -360,9 +367,7 @@ def _cross_checks(config: dict) -> None:
             f"alpha_max * N must be at most {MAX_STEPS} SGD steps (alpha_max <= {MAX_STEPS / n:.6g} at N = {n}), "
             f"got {training['alpha_max']:g}",
         )
-    variants = max(
-        len(value) if isinstance(value, list) else 1 for value in (training["learning_rate"], given, student["hidden"])
-    )
+    variants = variant_count(config)
     if fit["variant"] is not None and (variants == 1 or fit["variant"] >= variants):
         raise ConfigError(
             "fit.variant",

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .._activations import activation_from_name
 from ..simulate import auto_chunk_size
-from ._config import Config, ConfigError
+from ._config import Config, ConfigError, variant_count
 
 
 __all__ = ["MemoryEstimate", "available_memory", "check_memory", "estimate_memory"]
@@ -66,10 +66,7 @@ def estimate_memory(config: Config) -> MemoryEstimate:
     n, m = data["input_dim"], teacher["hidden"]
     hidden = student["hidden"] if isinstance(student["hidden"], list) else [student["hidden"]]
     k = max(hidden)
-    variants = max(
-        len(value) if isinstance(value, list) else 1
-        for value in (training["learning_rate"], data["distinct_eigenvalues"], student["hidden"])
-    )
+    variants = variant_count(config)
     per_sim = 1 if isinstance(student["hidden"], list) else variants  # a sweep over K runs one K at a time
     seeds = training["seeds"]
     item = 4 if training["dtype"] == "float32" else 8
