@@ -9,10 +9,26 @@ with the output scaling `c_K = 1` (`"sum"`, the soft committee machine), `1/K` (
 `1/sqrt(K)` (`"sqrt"`). First-layer rows have O(1) entries, so the order parameters
 `Q = W W^T / N`, `R = W B^T / N`, `T = B B^T / N` are O(1). The theories see the scaling only
 through the effective second layer `c_K v` (`effective_second_layer`).
+
+**Students** implement `AbstractStudent`: the model, its online-SGD step on the per-sample loss
+`1/2 (f(x) - y)^2`, how a chunk of inputs is stepped through for the H variants of a sweep, and
+its observables. Learning rates are scaled per layer so that `alpha = steps / N` is the time of
+the order-parameter ODEs (Saad & Solla 1995; Goldt et al. 2019), with `delta = y - f(x)`:
+
+- first layer:  `w_k <- w_k + (eta / sqrt(N)) c_K v_k delta g'(lambda_k) x`, i.e. a gradient step
+  of size `eta` on `W` (whose gradient carries the `1/sqrt(N)` of the local field); a network
+  that reads only its first `visible` inputs moves only those weights;
+- second layer: `v_k <- v_k + (eta_v / N) c_K delta g(lambda_k)`, a gradient step of size `eta_v / N`;
+- random-feature readout: `a_k <- a_k + (eta / N) c_K delta g(f_k . x / sqrt(N))`.
+
+Each is exactly a step along `-jax.grad` of the per-sample loss with those step sizes (tested).
 """
 
+import abc
+import functools
 import math
-from typing import Literal
+from collections.abc import Callable
+from typing import ClassVar, Literal
 
 import equinox as eqx
 import jax
@@ -21,10 +37,14 @@ import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._activations import AbstractActivation
+from ._error import generalisation_error
+from ._observables import Observation, Probe, monte_carlo_error, network_feature_statistics, readout_error
 
 
 __all__ = [
     "OUTPUT_SCALINGS",
+    "AbstractStudent",
+    "LearningRates",
     "RandomFeatureModel",
     "TwoLayerNetwork",
     "output_scale",
@@ -48,7 +68,63 @@ def output_scale(output: str, hidden: int) -> float:
     raise ValueError(f"output scaling must be one of {OUTPUT_SCALINGS}, got {output!r}")
 
 
-class TwoLayerNetwork(eqx.Module):
+class LearningRates(eqx.Module):
+    """`first`: `eta` (first layer, or the random-feature readout); `second`: `eta_v` (second layer)."""
+
+    first: Float[Array, ""]
+    second: Float[Array, ""]
+
+
+# How a chunk of inputs is stepped through: `step(students, x, y, rates)` over the H variants.
+ChunkStep = Callable[["AbstractStudent", Array, Array, LearningRates], "AbstractStudent"]
+
+
+class AbstractStudent(eqx.Module):
+    """What a model must provide to be trained by online SGD and observed (`scalinglaws.simulate`).
+
+    Subclasses are final modules with the fields `activation`, `hidden` (K) and `input_dim` (N).
+    """
+
+    activation: eqx.AbstractVar[AbstractActivation]
+    hidden: eqx.AbstractVar[int]
+    input_dim: eqx.AbstractVar[int]
+    # Whether training moves the first layer (so that Q, R and the block overlaps are recorded); a
+    # model whose first layer is frozen records its second layer (readout) instead.
+    first_layer_trained: eqx.AbstractClassVar[bool]
+
+    @abc.abstractmethod
+    def __call__(self, x: Float[Array, "*batch N"]) -> Float[Array, " *batch"]:
+        """The network's output."""
+
+    @abc.abstractmethod
+    def step(
+        self, x: Float[Array, " N"], target: Float[Array, ""], rates: LearningRates, *, train_second_layer: bool
+    ) -> "AbstractStudent":
+        """One online-SGD step on the sample `(x, target)` (the module docstring's rules)."""
+
+    @abc.abstractmethod
+    def chunk_rule(
+        self, z: Float[Array, "C N"], scale: Float[Array, "H N"], *, shared_inputs: bool, unit_scale: bool,
+        train_second_layer: bool,
+    ) -> tuple[Array, ChunkStep]:
+        """How the H variants of one seed step through a chunk of standard normals `z`: returns the
+        per-step inputs `xs` (scanned over their leading axis) and `step(students, x, y, rates)`, which
+        advances the H students (leading axis) by one sample. Variant `h` sees the inputs
+        `z * scale[h]` (all equal when `shared_inputs`; the standard normals themselves when `unit_scale`).
+        Called on one student standing for all H (their frozen parts are equal)."""
+
+    @abc.abstractmethod
+    def observe(self, teacher: "TwoLayerNetwork", probe: Probe) -> Observation:
+        """The observables of this student against `teacher` (eps_g without label noise)."""
+
+    def feature_statistics(self, teacher: "TwoLayerNetwork", variance: Float[Array, " N"]) -> tuple[Array, ...]:
+        """Fixed statistics its closed-form eps_g needs for inputs of diagonal covariance `variance`
+        (`Probe.features`): none by default (empty arrays)."""
+        del teacher, variance
+        return jnp.zeros((0, 0)), jnp.zeros((0,)), jnp.zeros(())
+
+
+class TwoLayerNetwork(AbstractStudent):
     """`f(x) = c_K sum_k v_k g(w_k . x / sqrt(N))`: the teacher and the student of the SCM family.
 
     **Arguments:**
@@ -62,6 +138,8 @@ class TwoLayerNetwork(eqx.Module):
       drawn), with `P = K visible` trainable first-layer weights. Columns beyond `visible` must be
       zero and stay so under SGD; the fields keep the `1 / sqrt(N)` of the full input.
     """
+
+    first_layer_trained: ClassVar[bool] = True
 
     first: Float[Array, "K N"]
     second: Float[Array, " K"]
@@ -110,6 +188,67 @@ class TwoLayerNetwork(eqx.Module):
 
     def __call__(self, x: Float[Array, "*batch N"]) -> Float[Array, " *batch"]:
         return self.activation(self.fields(x)) @ self.effective_second_layer()
+
+    def step(
+        self, x: Float[Array, " N"], target: Float[Array, ""], rates: LearningRates, *, train_second_layer: bool = False
+    ) -> "TwoLayerNetwork":
+        n = self.input_dim
+        dtype = x.dtype
+        eta = jnp.asarray(rates.first, dtype)
+        g = self.activation
+        pre = self.fields(x)
+        act = g(pre)
+        scaled = self.scale * self.second
+        delta = target - scaled @ act
+        seen = self.visible
+        step = (eta / math.sqrt(n)) * (scaled * delta * g.derivative(pre))[:, None] * x[None, :seen]
+        first = self.first + step if seen == n else self.first.at[:, :seen].add(step)
+        if not train_second_layer:
+            return eqx.tree_at(lambda s: s.first, self, first)
+        eta_v = jnp.asarray(rates.second, dtype)
+        second = self.second + (eta_v / n) * self.scale * delta * act
+        return eqx.tree_at(lambda s: (s.first, s.second), self, (first, second))
+
+    def chunk_rule(self, z, scale, *, shared_inputs: bool, unit_scale: bool, train_second_layer: bool):
+        """The scan runs over the chunk's standard normals, and every variant rescales the row inside
+        its step, where the product fuses into the step's reads: storing the `(H, chunk, N)` rescaled
+        inputs of a spectrum sweep and scanning over them was 1.7x slower (H = 9, N = 1024)."""
+        rule = functools.partial(TwoLayerNetwork.step, train_second_layer=train_second_layer)
+        y_axis = None if shared_inputs else 0
+        if unit_scale:
+            return z, jax.vmap(rule, in_axes=(0, None, y_axis, 0))
+        scaled_step = jax.vmap(lambda w, x, y, r, s: rule(w, x * s, y, r), in_axes=(0, None, y_axis, 0, 0))
+
+        def step(students, x, y, rates):
+            return scaled_step(students, x, y, rates, scale)
+
+        return z, step
+
+    def observe(self, teacher: "TwoLayerNetwork", probe: Probe) -> Observation:
+        n = self.input_dim
+        w = self.first.astype(jnp.float64)
+        b = teacher.first.astype(jnp.float64)
+        if probe.blocks:
+            qb, rb = probe.partition.block_overlaps(w, w), probe.partition.block_overlaps(w, b)
+            q, r = qb.sum(0), rb.sum(0)
+            eigen = probe.field_eigenvalues
+            q_field, r_field = jnp.einsum("l,lij->ij", eigen, qb), jnp.einsum("l,lij->ij", eigen, rb)
+        else:
+            qb = rb = jnp.zeros((0,), jnp.float64)
+            q, r = w @ w.T / n, w @ b.T / n
+            q_field, r_field = q, r
+        if probe.closed_form:
+            eps = generalisation_error(
+                self.activation,
+                q_field,
+                r_field,
+                probe.t_field,
+                self.effective_second_layer().astype(jnp.float64),
+                teacher.effective_second_layer().astype(jnp.float64),
+            )
+        else:
+            eps = monte_carlo_error(self, probe.z_test, probe.input_scale, probe.y_test)
+        return Observation(eps, q, r, self.second.astype(jnp.float64), qb, rb)
 
 
 def teacher_network(
@@ -189,7 +328,7 @@ def student_network(
     return TwoLayerNetwork(first, second, activation, output, visible)
 
 
-class RandomFeatureModel(eqx.Module):
+class RandomFeatureModel(AbstractStudent):
     """`f(x) = c_K sum_k a_k g(f_k . x / sqrt(N))` with frozen features `F` and a trained readout `a`.
 
     **Arguments:**
@@ -198,6 +337,8 @@ class RandomFeatureModel(eqx.Module):
     - `readout`: the trained readout `a`, shape `(K,)`.
     - `activation`, `output`: as for `TwoLayerNetwork`.
     """
+
+    first_layer_trained: ClassVar[bool] = False
 
     features: Float[Array, "K N"]
     readout: Float[Array, " K"]
@@ -230,6 +371,44 @@ class RandomFeatureModel(eqx.Module):
 
     def __call__(self, x: Float[Array, "*batch N"]) -> Float[Array, " *batch"]:
         return self.scale * (self.features_of(x) @ self.readout)
+
+    def readout_step(
+        self, phi: Float[Array, " K"], target: Float[Array, ""], rates: LearningRates
+    ) -> "RandomFeatureModel":
+        """The readout step given the sample's features `phi = g(F x / sqrt(N))`, which the engine
+        computes for a whole chunk of inputs in one matrix product."""
+        eta = jnp.asarray(rates.first, phi.dtype)
+        delta = target - self.scale * (phi @ self.readout)
+        readout = self.readout + (eta / self.input_dim) * self.scale * delta * phi
+        return eqx.tree_at(lambda s: s.readout, self, readout)
+
+    def step(
+        self, x: Float[Array, " N"], target: Float[Array, ""], rates: LearningRates, *, train_second_layer: bool = False
+    ) -> "RandomFeatureModel":
+        return self.readout_step(self.features_of(x), target, rates)
+
+    def chunk_rule(self, z, scale, *, shared_inputs: bool, unit_scale: bool, train_second_layer: bool):
+        """The features are frozen and equal for every variant of a seed: one matrix product gives a
+        chunk's features, and the scan updates only the readout."""
+        if shared_inputs:
+            xs = self.features_of(z * scale[0][None, :])  # (chunk, K)
+            return xs, jax.vmap(RandomFeatureModel.readout_step, in_axes=(0, None, None, 0))
+        xs = jax.vmap(lambda s: self.features_of(z * s[None, :]), out_axes=1)(scale)  # (chunk, H, K)
+        return xs, jax.vmap(RandomFeatureModel.readout_step)
+
+    def feature_statistics(self, teacher: TwoLayerNetwork, variance: Float[Array, " N"]) -> tuple[Array, ...]:
+        """`(C, b, tau)` of the features and the teacher (`scalinglaws.theory.feature_statistics`)."""
+        return network_feature_statistics(self, teacher, variance)
+
+    def observe(self, teacher: TwoLayerNetwork, probe: Probe) -> Observation:
+        readout = self.readout.astype(jnp.float64)
+        if probe.closed_form:
+            eps = readout_error(self.scale * readout, *probe.features)
+        else:
+            eps = monte_carlo_error(self, probe.z_test, probe.input_scale, probe.y_test)
+        empty = jnp.zeros((0, 0), jnp.float64)
+        none = jnp.zeros((0,), jnp.float64)
+        return Observation(eps, empty, empty, readout, none, none)
 
 
 def random_feature_model(

@@ -144,7 +144,7 @@ def test_bad_arguments_raise():
 
 
 def test_a_new_learning_rate_does_not_recompile():
-    from scalinglaws.simulate._engine import _segment
+    from scalinglaws.simulate._kernel import segment as _segment
 
     _run(learning_rates=[0.3, 0.4])
     compiled = _segment._cache_size()

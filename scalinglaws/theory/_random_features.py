@@ -34,8 +34,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from .._activations import AbstractActivation
-from .._error import pairwise_i2
-from .._models import RandomFeatureModel, TwoLayerNetwork
+from .._observables import feature_statistics, network_feature_statistics
 
 
 __all__ = [
@@ -47,42 +46,6 @@ __all__ = [
     "rf_asymptotic_error_large_n",
     "rf_error",
 ]
-
-
-def feature_statistics(
-    activation: AbstractActivation,
-    q: Float[ArrayLike, "K K"],
-    r: Float[ArrayLike, "K M"],
-    t: Float[ArrayLike, "M M"],
-    teacher_second: Float[ArrayLike, " M"],
-) -> tuple[Float[Array, "K K"], Float[Array, " K"], Float[Array, ""]]:
-    """`(C, b, tau)` of the module docstring from the overlaps of the frozen features `q`, the
-    feature-teacher overlaps `r`, the teacher's `t`, and the effective teacher second layer
-    `c_M A` (M,)."""
-    q, r, t = (jnp.asarray(x, jnp.float64) for x in (q, r, t))
-    a = jnp.asarray(teacher_second, jnp.float64)
-    k = q.shape[0]
-    cov = jnp.block([[q, r], [r.T, t]])
-    i2 = pairwise_i2(activation, cov)
-    return i2[:k, :k], i2[:k, k:] @ a, a @ i2[k:, k:] @ a
-
-
-def network_feature_statistics(
-    student: RandomFeatureModel, teacher: TwoLayerNetwork, variance: Float[ArrayLike, " N"] | None = None
-) -> tuple[Float[Array, "K K"], Float[Array, " K"], Float[Array, ""]]:
-    """`(C, b, tau)` of a random-feature student and a teacher (float64) for inputs of diagonal
-    covariance `variance` (N,), default the identity: `feature_statistics` of the field covariances
-    `F Sigma F^T / N`, `F Sigma B^T / N`, `B Sigma B^T / N`. Needs one activation with closed-form `I2`
-    for both networks."""
-    if student.activation != teacher.activation:
-        raise ValueError("the feature statistics need the student's and the teacher's activations to be equal")
-    n = student.input_dim
-    f = student.features.astype(jnp.float64)
-    b = teacher.first.astype(jnp.float64)
-    sigma = jnp.ones(n, jnp.float64) if variance is None else jnp.asarray(variance, jnp.float64)
-    fs, bs = f * sigma[None, :], b * sigma[None, :]
-    a = teacher.effective_second_layer().astype(jnp.float64)
-    return feature_statistics(student.activation, fs @ f.T / n, fs @ b.T / n, bs @ b.T / n, a)
 
 
 def rf_error(
