@@ -48,6 +48,7 @@ def timed(ode, state, args, alpha, solver, rtol, atol):
 
 
 def main():
+    sl.configure()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="benchmarks/results/block_ode.md")

@@ -117,6 +117,7 @@ def deviation(eps: np.ndarray, ref: np.ndarray) -> float:
 
 
 def main() -> None:
+    sl.configure()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "ode_solve.md"))
     args_cli = parser.parse_args()

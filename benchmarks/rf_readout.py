@@ -91,6 +91,7 @@ def numpy_loop(n: int, k: int, steps: int) -> float:
 
 
 def main():
+    sl.configure()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="benchmarks/results/rf_readout.md")

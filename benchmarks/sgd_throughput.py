@@ -118,6 +118,7 @@ def recompile_seconds(n: int = 500, k: int = 2) -> tuple[float, float]:
 
 
 def main() -> None:
+    sl.configure()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps (noisier figures)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "sgd_throughput.md"))

@@ -39,6 +39,7 @@ def seed_steps_per_second(data, rates, n, seeds, alpha_max) -> tuple[float, floa
 
 
 def main():
+    sl.configure()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default="benchmarks/results/sweeps.md")

@@ -28,6 +28,7 @@ N, L, ETA, BETA, SEEDS = 256, 16, 0.3, 1.0, 4
 
 
 def main():
+    sl.configure()
     g = sl.Linear()
     start = time.perf_counter()
     sim = simulate(

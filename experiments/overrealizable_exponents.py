@@ -27,8 +27,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import scalinglaws as sl
-from scalinglaws.experiment._theory import initial_state_of_networks
-from scalinglaws.simulate import simulate
+from scalinglaws.simulate import initial_networks, simulate
 from scalinglaws.theory import (
     SCMArgs,
     SCMState,
@@ -52,11 +51,11 @@ def factories(k, m, output):
 
 def theory(k, m, output, eta, alpha, seeds=1):
     make_teacher, make_student = factories(k, m, output)
-    initial = initial_state_of_networks(make_teacher, make_student, seeds, sl.isotropic(N), key=jr.key(0))
-    state = SCMState(jnp.asarray(initial.q), jnp.asarray(initial.r), jnp.asarray(initial.v))
-    args = jax.vmap(lambda t: SCMArgs(jnp.asarray(eta), jnp.asarray(0.0), t, jnp.ones(m), jnp.asarray(0.0)))(
-        jnp.asarray(initial.t)
-    )
+    teachers, students, _ = initial_networks(make_teacher, make_student, seeds, key=jr.key(0))
+    w, b = students.first.astype(jnp.float64), teachers.first.astype(jnp.float64)
+    q, r, t = (jnp.einsum("skn,sln->skl", x, y) / N for x, y in ((w, w), (w, b), (b, b)))
+    state = SCMState(q, r, students.second.astype(jnp.float64))
+    args = jax.vmap(lambda t_: SCMArgs(jnp.asarray(eta), jnp.asarray(0.0), t_, jnp.ones(m), jnp.asarray(0.0)))(t)
     ode = SoftCommitteeODE(sl.Erf(), k, m, output, output)
     solution, eps = jax.vmap(
         lambda s, a: solve_soft_committee(ode, s, a, jnp.asarray(alpha), rtol=1e-11, atol=1e-16, max_steps=4_000_000)
@@ -66,6 +65,7 @@ def theory(k, m, output, eta, alpha, seeds=1):
 
 
 def main():
+    sl.configure()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="theory only, no simulation")
     out_dir = Path(__file__).parent / "results"

@@ -22,7 +22,6 @@ runs are cached under `runs/p1/`; writes `experiments/results/p1_figures.md` and
 """
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -32,8 +31,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import scalinglaws as sl
-from scalinglaws.cli import main as cli
-from scalinglaws.experiment import load_results
+from scalinglaws import experiment
+from scalinglaws.cli import configs_dir
 from scalinglaws.theory import (
     BlockArgs,
     BlockState,
@@ -60,14 +59,10 @@ N, K = 1024, 2
 
 
 def run(name: str, tag: str = "", *overrides: str) -> tuple[dict, dict]:
-    """`scalinglaws run NAME --set ...` into `runs/p1/NAME[-tag]` (cached); its arrays and summary."""
+    """The built-in config NAME with `overrides` into `runs/p1/NAME[-tag]` (cached); its arrays and summary."""
     out = RUNS / (f"{name}-{tag}" if tag else name)
-    args = ["run", name, "--out", str(out), "--quiet"]
-    for override in overrides:
-        args += ["--set", override]
-    if cli(args) != 0:
-        raise SystemExit(f"run {name} {overrides} failed")
-    return load_results(out), json.loads((out / "summary.json").read_text())
+    results = experiment.run(configs_dir() / f"{name}.toml", out, overrides=overrides)
+    return results.arrays, results.summary
 
 
 def block_problem(blocks: int, eta: float, beta: float = 1.0, teacher_init: str = "gaussian", init_std: float = 0.01):
@@ -179,6 +174,7 @@ def specialised_exponents(lines: list[str]):
 
 
 def main():
+    sl.configure(cpu_devices="auto")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="theory panels (b, c) only")
     quick = parser.parse_args().quick

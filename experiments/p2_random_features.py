@@ -23,7 +23,6 @@ and `.png`.
 """
 
 import argparse
-import json
 import math
 import time
 from pathlib import Path
@@ -35,8 +34,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import scalinglaws as sl
-from scalinglaws.cli import main as cli
-from scalinglaws.experiment import load_results
+from scalinglaws import experiment
+from scalinglaws.cli import configs_dir
 from scalinglaws.theory import network_feature_statistics, rf_asymptotic_error, rf_asymptotic_error_large_n
 
 
@@ -47,12 +46,9 @@ CUBIC_FLOOR = LINEAR_FLOOR - 0.5 / (24 * math.pi)
 
 
 def run(name: str) -> tuple[dict, dict]:
-    """`scalinglaws run NAME`, cached under `runs/p2/NAME`."""
-    out = RUNS / name
-    if not (out / "results.npz").exists():
-        if cli(["run", name, "--out", str(out), "--quiet"]) != 0:
-            raise SystemExit(f"run {name} failed")
-    return load_results(out), json.loads((out / "summary.json").read_text())
+    """The built-in config NAME, cached under `runs/p2/NAME`; its arrays and summary."""
+    results = experiment.run(configs_dir() / f"{name}.toml", RUNS / name)
+    return results.arrays, results.summary
 
 
 def exact_asymptote(n: int, k: int, seed: int) -> float:
@@ -135,6 +131,7 @@ def growth_panels(ax_c, ax_d, lines: list[str]) -> None:
 
 
 def main():
+    sl.configure(cpu_devices="auto")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="panels c, d only (no simulations)")
     quick = parser.parse_args().quick

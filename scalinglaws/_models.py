@@ -8,7 +8,8 @@ dimension `N` the local fields are `lambda_k = w_k . x / sqrt(N)` and the output
 with the output scaling `c_K = 1` (`"sum"`, the soft committee machine), `1/K` (`"mean"`) or
 `1/sqrt(K)` (`"sqrt"`). First-layer rows have O(1) entries, so the order parameters
 `Q = W W^T / N`, `R = W B^T / N`, `T = B B^T / N` are O(1). The theories see the scaling only
-through the effective second layer `c_K v` (`effective_second_layer`).
+through the effective second layer `c_K v` (`effective_second_layer`). The random-feature model
+is in `_random_feature_model`.
 
 **Students** implement `AbstractStudent`: the model, its online-SGD step on the per-sample loss
 `1/2 (f(x) - y)^2`, how a chunk of inputs is stepped through for the H variants of a sweep, and
@@ -38,17 +39,15 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._activations import AbstractActivation
 from ._error import generalisation_error
-from ._observables import Observation, Probe, monte_carlo_error, network_feature_statistics, readout_error
+from ._observables import Observation, Probe, monte_carlo_error
 
 
 __all__ = [
     "OUTPUT_SCALINGS",
     "AbstractStudent",
     "LearningRates",
-    "RandomFeatureModel",
     "TwoLayerNetwork",
     "output_scale",
-    "random_feature_model",
     "student_network",
     "teacher_network",
 ]
@@ -104,7 +103,12 @@ class AbstractStudent(eqx.Module):
 
     @abc.abstractmethod
     def chunk_rule(
-        self, z: Float[Array, "C N"], scale: Float[Array, "H N"], *, shared_inputs: bool, unit_scale: bool,
+        self,
+        z: Float[Array, "C N"],
+        scale: Float[Array, "H N"],
+        *,
+        shared_inputs: bool,
+        unit_scale: bool,
         train_second_layer: bool,
     ) -> tuple[Array, ChunkStep]:
         """How the H variants of one seed step through a chunk of standard normals `z`: returns the
@@ -326,103 +330,3 @@ def student_network(
         first = jnp.where(jnp.arange(input_dim) < visible, first, jnp.zeros((), dtype))
     second = jnp.full(hidden, second_layer_init, dtype)
     return TwoLayerNetwork(first, second, activation, output, visible)
-
-
-class RandomFeatureModel(AbstractStudent):
-    """`f(x) = c_K sum_k a_k g(f_k . x / sqrt(N))` with frozen features `F` and a trained readout `a`.
-
-    **Arguments:**
-
-    - `features`: the frozen first layer `F`, shape `(K, N)`; training never changes it.
-    - `readout`: the trained readout `a`, shape `(K,)`.
-    - `activation`, `output`: as for `TwoLayerNetwork`.
-    """
-
-    first_layer_trained: ClassVar[bool] = False
-
-    features: Float[Array, "K N"]
-    readout: Float[Array, " K"]
-    activation: AbstractActivation
-    output: str = eqx.field(static=True)
-    hidden: int = eqx.field(static=True)
-    input_dim: int = eqx.field(static=True)
-
-    def __init__(self, features, readout, activation: AbstractActivation, output: OutputScaling = "sum"):
-        features = jnp.asarray(features)
-        readout = jnp.asarray(readout, features.dtype)
-        if features.ndim != 2:
-            raise ValueError(f"features must have shape (K, N), got {features.shape}")
-        if readout.shape != features.shape[:1]:
-            raise ValueError(f"readout must have shape ({features.shape[0]},), got {readout.shape}")
-        output_scale(output, features.shape[0])
-        self.features, self.readout = features, readout
-        self.activation = activation
-        self.output = output
-        self.hidden, self.input_dim = features.shape
-
-    @property
-    def scale(self) -> float:
-        return output_scale(self.output, self.hidden)
-
-    def features_of(self, x: Float[Array, "*batch N"]) -> Float[Array, "*batch K"]:
-        """The random features `g(F x / sqrt(N))`; gradients do not flow into `F`."""
-        frozen = jax.lax.stop_gradient(self.features)
-        return self.activation(x @ frozen.T / math.sqrt(self.input_dim))
-
-    def __call__(self, x: Float[Array, "*batch N"]) -> Float[Array, " *batch"]:
-        return self.scale * (self.features_of(x) @ self.readout)
-
-    def readout_step(
-        self, phi: Float[Array, " K"], target: Float[Array, ""], rates: LearningRates
-    ) -> "RandomFeatureModel":
-        """The readout step given the sample's features `phi = g(F x / sqrt(N))`, which the engine
-        computes for a whole chunk of inputs in one matrix product."""
-        eta = jnp.asarray(rates.first, phi.dtype)
-        delta = target - self.scale * (phi @ self.readout)
-        readout = self.readout + (eta / self.input_dim) * self.scale * delta * phi
-        return eqx.tree_at(lambda s: s.readout, self, readout)
-
-    def step(
-        self, x: Float[Array, " N"], target: Float[Array, ""], rates: LearningRates, *, train_second_layer: bool = False
-    ) -> "RandomFeatureModel":
-        return self.readout_step(self.features_of(x), target, rates)
-
-    def chunk_rule(self, z, scale, *, shared_inputs: bool, unit_scale: bool, train_second_layer: bool):
-        """The features are frozen and equal for every variant of a seed: one matrix product gives a
-        chunk's features, and the scan updates only the readout."""
-        if shared_inputs:
-            xs = self.features_of(z * scale[0][None, :])  # (chunk, K)
-            return xs, jax.vmap(RandomFeatureModel.readout_step, in_axes=(0, None, None, 0))
-        xs = jax.vmap(lambda s: self.features_of(z * s[None, :]), out_axes=1)(scale)  # (chunk, H, K)
-        return xs, jax.vmap(RandomFeatureModel.readout_step)
-
-    def feature_statistics(self, teacher: TwoLayerNetwork, variance: Float[Array, " N"]) -> tuple[Array, ...]:
-        """`(C, b, tau)` of the features and the teacher (`scalinglaws.theory.feature_statistics`)."""
-        return network_feature_statistics(self, teacher, variance)
-
-    def observe(self, teacher: TwoLayerNetwork, probe: Probe) -> Observation:
-        readout = self.readout.astype(jnp.float64)
-        if probe.closed_form:
-            eps = readout_error(self.scale * readout, *probe.features)
-        else:
-            eps = monte_carlo_error(self, probe.z_test, probe.input_scale, probe.y_test)
-        empty = jnp.zeros((0, 0), jnp.float64)
-        none = jnp.zeros((0,), jnp.float64)
-        return Observation(eps, empty, empty, readout, none, none)
-
-
-def random_feature_model(
-    input_dim: int,
-    hidden: int,
-    activation: AbstractActivation,
-    *,
-    output: OutputScaling = "sum",
-    readout_init_std: float = 0.0,
-    dtype=jnp.float32,
-    key: PRNGKeyArray,
-) -> RandomFeatureModel:
-    """A random-feature model with `F_kn ~ N(0, 1)` and `a_k ~ N(0, readout_init_std^2)`."""
-    fkey, akey = jr.split(key)
-    features = jr.normal(fkey, (hidden, input_dim), dtype)
-    readout = readout_init_std * jr.normal(akey, (hidden,), dtype)
-    return RandomFeatureModel(features, readout, activation, output)

@@ -177,5 +177,6 @@ def divergence_lines(diverged_alpha: Float[np.ndarray, "H S"], labels: Sequence[
     """One line per diverged run: `"{what}{label}, seed {s}: diverged at alpha=..."`."""
     alpha = np.asarray(diverged_alpha)
     return [
-        f"{what}{labels[h]}, seed {s}: diverged at alpha={alpha[h, s]:.4g}" for h, s in zip(*np.nonzero(np.isfinite(alpha)))
+        f"{what}{labels[h]}, seed {s}: diverged at alpha={alpha[h, s]:.4g}"
+        for h, s in zip(*np.nonzero(np.isfinite(alpha)))
     ]

@@ -8,7 +8,6 @@ import argparse
 import math
 import os
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -42,30 +41,11 @@ def _enable_compilation_cache() -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _use_cpu_devices(requested: int | None) -> None:
-    """Let JAX show the CPU as `requested` devices (default: the usable cores, at most 8), so that a
-    run's seeds are split over them and run on as many threads. On a GPU this changes nothing
-    (the simulation runs on the GPU). A count the user already chose (`XLA_FLAGS` with
-    `--xla_force_host_platform_device_count`, or `jax_num_cpu_devices`), or a backend that is already
-    running, is left as it is unless `--cpu-devices` asks otherwise."""
-    import jax
+    from ._jax_config import use_cpu_devices
 
-    chosen = "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", "")
-    chosen = chosen or jax.config.jax_num_cpu_devices > 0
-    if requested is None and chosen:
-        return
-    try:
-        jax.config.update("jax_num_cpu_devices", requested or min(_usable_cores(), 8))
-    except RuntimeError:  # the backend already started (e.g. main() called in-process after JAX work)
-        if requested is not None:
-            print(f"warning: --cpu-devices {requested} ignored: JAX had already started", file=sys.stderr)
+    if not use_cpu_devices(requested) and requested is not None:
+        print(f"warning: --cpu-devices {requested} ignored: JAX had already started", file=sys.stderr)
 
 
 def _error(error) -> int:
@@ -106,42 +86,15 @@ def _check_device_memory(estimate) -> None:
 
 
 def _command_run(args) -> int:
-    from . import __version__
     from ._interrupt import InterruptGuard
-    from .experiment import RESULT_FILES, ConfigError, OutputDirectory, load_config
+    from .experiment import ConfigError, Diverged, OutputDirectory, default_directory, load_config, run
+    from .theory import TheoryError
 
     try:
         config = load_config(_resolve_config_path(args.config), args.set or [])
     except ConfigError as error:
         return _error(error)
-    config_hash = config.hash(__version__)
-    out = Path(args.out) if args.out else Path("runs") / f"{config['name']}-{config_hash[:8]}"
-    target = OutputDirectory(out)
-    with InterruptGuard(_on_interrupt(target)):
-        try:
-            with target:
-                writes = [*RESULT_FILES, *(["fit.json"] if config["fit"]["form"] is not None else [])]
-                serve, note = target.claim(config_hash, args.force, writes)
-                if serve:
-                    print(f"cached: {out} holds this config's verified results (use --force to recompute)")
-                    return EXIT_OK
-                if note:
-                    print(note, file=sys.stderr)
-                return _run_into(args, config, config_hash, target)
-        except ConfigError as error:
-            return _error(error)
-
-
-def _run_into(args, config, config_hash: str, target) -> int:
-    """Compute `config` and commit it into the locked output directory `target`."""
-    from ._plotting import learning_curve_figure
-    from .experiment import ConfigError, Diverged, check_memory, run_experiment
-    from .theory import TheoryError
-
-    estimate = check_memory(config)  # raises ConfigError: nothing computed yet
-    _use_cpu_devices(args.cpu_devices)
-    _check_device_memory(estimate)
-    _enable_compilation_cache()
+    target = OutputDirectory(Path(args.out) if args.out else default_directory(config))
     bar = None
 
     def progress(done: int, total: int) -> None:
@@ -154,54 +107,45 @@ def _run_into(args, config, config_hash: str, target) -> int:
             bar = tqdm(total=total, unit="step", unit_scale=True, delay=2.0, desc=config["name"], leave=False)
         bar.update(done - bar.n)
 
-    start = time.perf_counter()
-    try:
-        results = run_experiment(config, progress)
-    except ConfigError as error:
-        return _error(error)
-    except Diverged as error:
-        print(f"diverged: {error}; nothing was written", file=sys.stderr)
-        return EXIT_DIVERGED
-    except TheoryError as error:
-        print(f"error: theory: {error}; nothing was written", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    finally:
-        if bar is not None:
-            bar.close()
-    summary = dict(results.summary, config_hash=config_hash, total_seconds=round(time.perf_counter() - start, 3))
-    fit, extra = _fit_on_the_fly(config, results.arrays, summary)
+    def before_compute(estimate, note: str | None) -> None:
+        if note:
+            print(note, file=sys.stderr)
+        _use_cpu_devices(args.cpu_devices)
+        _check_device_memory(estimate)
+        _enable_compilation_cache()
 
-    def draw(path: Path) -> None:
-        floor = 0.1 * config["theory"]["rtol"]  # the theory resolves eps_g down to about this
-        learning_curve_figure(results.arrays, config["name"], theory_floor=floor, fit=fit).savefig(
-            path, dpi=120, format="png"
-        )
+    with InterruptGuard(_on_interrupt(target)):
+        try:
+            results = run(config, target, force=args.force, progress=progress, before_compute=before_compute)
+        except ConfigError as error:
+            return _error(error)
+        except Diverged as error:
+            print(f"diverged: {error}; nothing was written", file=sys.stderr)
+            return EXIT_DIVERGED
+        except TheoryError as error:
+            print(f"error: theory: {error}; nothing was written", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        except OSError as error:
+            return _error(f"--out: cannot write {target.path}: {error.strerror or error}; nothing was written")
+        finally:
+            if bar is not None:
+                bar.close()
+    if results.cached:
+        print(f"cached: {results.path} holds this config's verified results (use --force to recompute)")
+        return EXIT_OK
+    _report(results)
+    return EXIT_OK
 
-    def save_arrays(path: Path) -> None:
-        import numpy as np
 
-        with open(path, "wb") as handle:
-            np.savez_compressed(handle, **results.arrays)
-
-    writers = {
-        "results.npz": save_arrays,
-        "config.toml": lambda path: path.write_text(config.to_toml(), encoding="utf-8"),
-        "figure.png": draw,
-        **{name: (lambda path, text=text: path.write_text(text, encoding="utf-8")) for name, text in extra.items()},
-    }
-    try:
-        target.commit(writers, summary, replace_run=True)
-    except OSError as error:
-        print(
-            f"error: --out: cannot write {target.path}: {error.strerror or error}; nothing was written", file=sys.stderr
-        )
-        return EXIT_BAD_INPUT
+def _report(results) -> None:
+    """What a computed run prints: where it went, the final errors, and every warning."""
+    summary = results.summary
     finals = []
     for key, label in (("eps_g_final_mean", "simulation"), ("eps_g_theory_final_mean", "theory")):
         if key in summary:
             finals.append(f"{label} " + ", ".join(f"{x:.4g}" for x in summary[key]))
     print(
-        f"wrote {target.path} in {summary['total_seconds']:.1f} s: eps_g at alpha={results.arrays['alpha'][-1]:g}: "
+        f"wrote {results.path} in {summary['total_seconds']:.1f} s: eps_g at alpha={results.arrays['alpha'][-1]:g}: "
         f"{'; '.join(finals)} (seed means)"
     )
     if summary.get("theory_failed"):
@@ -210,33 +154,6 @@ def _run_into(args, config, config_hash: str, target) -> int:
         print(f"warning: diverged runs recorded as NaN: {summary['diverged']}", file=sys.stderr)
     if summary.get("fit_failed"):
         print(f"warning: the run was written without its fit: {summary['fit_failed']}", file=sys.stderr)
-    return EXIT_OK
-
-
-def _fit_on_the_fly(config, arrays, summary: dict):
-    """The config's `[fit]`, if any: `(fit, {"fit.json": text})`; a fit that fails is recorded in
-    the summary (`fit_failed`) and the run is written without it."""
-    from .experiment import strict_json
-    from .fit import FitError, fit_run
-
-    section = config["fit"]
-    if section["form"] is None:
-        return None, {}
-    try:
-        fit, record = fit_run(
-            arrays,
-            section["form"],
-            window=None if section["range"] is None else tuple(section["range"]),
-            auto_window=section["auto_window"],
-            tolerance=section["tolerance"],
-            bootstrap=section["bootstrap"],
-            variant=section["variant"],
-        )
-    except FitError as error:
-        summary["fit_failed"] = str(error)
-        return None, {}
-    summary["fits"] = {fit.form: record}
-    return fit, {"fit.json": strict_json(record)}
 
 
 def _command_fit(args) -> int:
@@ -421,7 +338,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from ._jax_config import configure
+
     args = build_parser().parse_args(argv)
+    configure()  # float64 for the theories, and the XLA CPU-scheduler workaround
     try:
         return args.handler(args)
     except KeyboardInterrupt:

@@ -5,11 +5,12 @@ import jax.random as jr
 import numpy as np
 import pytest
 
-import scalinglaws  # noqa: F401  (enables float64)
+import scalinglaws
 
 
-# Two CPU devices, as `scalinglaws run` makes of a 2-core machine: batches of runs are sharded.
-jax.config.update("jax_num_cpu_devices", 2)
+# float64 for the theories, and two CPU devices, as `scalinglaws run` makes of a 2-core machine:
+# batches of runs are sharded.
+scalinglaws.configure(cpu_devices=2)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_numpy_dtype_promotion", "strict")
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scalinglaws.cli import _usable_cores, configs_dir, main
+from scalinglaws._jax_config import _usable_cores
+from scalinglaws.cli import configs_dir, main
 from scalinglaws.experiment import load_config, load_results
 
 

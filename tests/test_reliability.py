@@ -425,12 +425,12 @@ def test_recording_divergence_of_every_run_writes_the_run(tiny, tmp_path, capsys
 
 
 def test_the_theory_is_skipped_after_divergence(tiny, tmp_path, capsys, monkeypatch):
-    import scalinglaws.experiment._run as run_module
+    import scalinglaws.theory._two_layer_theory as two_layer
 
     def refuse(*args, **kwargs):
         raise AssertionError("the theory was solved")
 
-    monkeypatch.setattr(run_module, "solve_theory", refuse)
+    monkeypatch.setattr(two_layer, "solve_soft_committee", refuse)
     assert run(tiny, tmp_path / "run", *DIVERGING) == 3
     err = capsys.readouterr().err
     assert "learning_rate=50, seed 0: diverged at alpha=" in err and not (tmp_path / "run").exists()

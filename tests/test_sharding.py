@@ -29,23 +29,20 @@ def test_sharded_computation_equals_the_unsharded_one():
 
 
 def test_theory_of_a_sweep_is_the_same_sharded(monkeypatch):
-    """`solve_theory` splits its lanes (2 spectra x 2 seeds) over the two devices: the same numbers
-    as one device."""
-    import jax.random as jr
+    """The eigen-block theory splits its lanes (2 spectra x 2 seeds) over the two devices: the same
+    numbers as one device."""
     import numpy as np
 
+    import scalinglaws.theory._two_layer_theory as two_layer
     from scalinglaws.cli import configs_dir
-    from scalinglaws.experiment import _theory, build_spectra, load_config
-    from scalinglaws.experiment._run import _factories
-    from scalinglaws.simulate import log_time_grid
+    from scalinglaws.experiment import build_setup, load_config
+    from scalinglaws.theory import EigenBlockTheory
 
-    config = load_config(
-        configs_dir() / "p1_fig1.toml", ["data.input_dim=32", "data.distinct_eigenvalues=[2, 8]", "theory.rtol=1e-6"]
-    )
-    spectra = build_spectra(config)
-    initial = _theory.initial_state_of_networks(*_factories(config), 2, spectra[-1], key=jr.key(0))
-    alpha = log_time_grid(32, 20.0, 4, 0.1) / 32
-    rates = np.full(2, 0.1)
+    overrides = ["data.input_dim=32", "data.distinct_eigenvalues=[2, 8]", "theory.rtol=1e-6", "training.seeds=2"]
+    overrides += ["training.alpha_max=20", "training.points_per_decade=4", "training.alpha_min=0.1"]
+    setup = build_setup(load_config(configs_dir() / "p1_fig1.toml", [*overrides, "training.learning_rate=0.1"]))
+    theory = EigenBlockTheory()
+    initial = theory.initial_state(setup, setup.networks())
     placed = []
 
     def spy(tree):
@@ -53,10 +50,10 @@ def test_theory_of_a_sweep_is_the_same_sharded(monkeypatch):
         placed.extend(_device_count(x) for x in jax.tree_util.tree_leaves(tree))
         return tree
 
-    monkeypatch.setattr(_theory, "shard_leading_axis", spy)
-    sharded, _ = _theory.solve_theory(config, initial, alpha, rates, rates, spectra)
+    monkeypatch.setattr(two_layer, "shard_leading_axis", spy)
+    sharded = theory.solve(setup, initial).per_variant
     assert placed and set(placed) == {2}
-    monkeypatch.setattr(_theory, "shard_leading_axis", lambda tree: tree)
-    alone, _ = _theory.solve_theory(config, initial, alpha, rates, rates, spectra)
-    for name in ("eps_g", "q_blocks", "r_blocks"):
+    monkeypatch.setattr(two_layer, "shard_leading_axis", lambda tree: tree)
+    alone = theory.solve(setup, initial).per_variant
+    for name in ("eps_g_theory", "Q_blocks_theory", "R_blocks_theory"):
         np.testing.assert_allclose(sharded[name], alone[name], rtol=1e-12, atol=1e-15)

@@ -48,7 +48,7 @@ def _theory(sim, n, eta, noise=0.0):
     c, b, tau = sim.feature_statistics
 
     def one(c_, b_, tau_, a0):
-        return solve_readout(c_, b_, tau_, a0, sim.alpha, learning_rate=eta, scale=1.0, input_dim=n, noise_std=noise)[0]
+        return solve_readout(c_, b_, tau_, a0, sim.alpha, learning_rate=eta, scale=1.0, input_dim=n, noise_std=noise)[1]
 
     return np.asarray(jax.vmap(one)(c[0], b[0], tau[0], sim.second_layer[0, :, 0]))
 
@@ -103,7 +103,7 @@ def test_stationary_error_is_the_ode_long_time_limit_with_label_noise():
     c, b, tau = network_feature_statistics(student, teacher)
     alpha = np.concatenate([[0.0], np.geomspace(1, 1e5, 20)])
     for eta, noise in ((0.3, 0.0), (1.0, 0.3)):
-        eps, _ = solve_readout(
+        _, eps = solve_readout(
             c, b, tau, np.zeros(k), alpha, learning_rate=eta, scale=1.0, input_dim=n, noise_std=noise
         )
         stationary = rf_stationary_error(c, b, tau, learning_rate=eta, scale=1.0, input_dim=n, noise_std=noise)

@@ -142,7 +142,8 @@ def test_theory_is_differentiable_in_the_learning_rate():
     np.testing.assert_allclose(grads[1], numeric, rtol=1e-4)
 
 
-def test_failed_solves_say_what_to_change():
+def test_failed_solves_say_why():
+    from scalinglaws.experiment import theory_advice
     from scalinglaws.theory import TheoryError
 
     ode = SoftCommitteeODE(sl.Erf(), 2, 2)
@@ -150,15 +151,17 @@ def test_failed_solves_say_what_to_change():
     solution, _ = solve_soft_committee(
         ode, state, _args(0.5, 0.0, jnp.eye(2), jnp.ones(2)), jnp.asarray([0.0, 100.0]), max_steps=5
     )
-    with pytest.raises(TheoryError, match="max_steps"):
+    with pytest.raises(TheoryError, match="step limit") as caught:
         check_solution(solution)
+    assert caught.value.reason == "step_limit" and "theory.max_steps" in theory_advice(caught.value)
     # A linear network beyond its stability limit blows up: the solve stops and is reported.
     linear = SoftCommitteeODE(sl.Linear(), 2, 2)
     solution, _ = solve_soft_committee(
         linear, state, _args(5.0, 0.0, jnp.eye(2), jnp.ones(2)), jnp.asarray([0.0, 100.0]), blowup=1e6
     )
-    with pytest.raises(TheoryError, match="learning_rate"):
+    with pytest.raises(TheoryError, match="blow up") as caught:
         check_solution(solution)
+    assert caught.value.reason == "failed" and "training.learning_rate" in theory_advice(caught.value)
 
 
 def test_simulation_approaches_the_theory_as_n_grows():

@@ -1,5 +1,7 @@
 """Configs, runs and result directories: the layer between the library and the CLI."""
 
+from ._api import default_directory as default_directory, run as run
+from ._build import build_setup as build_setup, build_spectra as build_spectra
 from ._config import (
     KEYS as KEYS,
     Config as Config,
@@ -17,9 +19,8 @@ from ._memory import (
 from ._run import (
     Diverged as Diverged,
     Results as Results,
-    build_data as build_data,
-    build_spectra as build_spectra,
     run_experiment as run_experiment,
+    theory_advice as theory_advice,
 )
 from ._store import (
     RESULT_FILES as RESULT_FILES,

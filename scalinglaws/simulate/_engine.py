@@ -14,7 +14,6 @@ within a seed, over the `H` variants of a sweep: learning rates, or input spectr
 the speed on CPU, so an H-point sweep runs several times faster than H runs.
 """
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -27,12 +26,13 @@ import numpy as np
 from jaxtyping import ArrayLike, PRNGKeyArray
 
 from .._data import GaussianData
+from .._jax_config import require_float64
 from .._models import AbstractStudent, LearningRates, TwoLayerNetwork
-from .._observables import diverged
 from .._sharding import shard_leading_axis
 from ._grid import log_time_grid
-from ._kernel import Context, KernelSpec, State, Variants, first, segment
-from ._schedule import PIECES_PER_CALL, auto_chunk_size, pieces
+from ._kernel import Context, KernelSpec, State, Variants, first
+from ._loop import host_loop, records_of
+from ._schedule import auto_chunk_size, pieces
 
 
 __all__ = ["Simulation", "auto_chunk_size", "initial_networks", "simulate"]
@@ -171,45 +171,45 @@ def _test_set(teachers, input_scale, seeds: int, variants: int, closed_form: boo
     return z_test, jax.vmap(lambda t: jax.vmap(t)(x_tests))(teachers)
 
 
-def _host_loop(state, context, partition, z_test, spec: KernelSpec, lengths, threshold, stop_on_divergence, progress):
-    """Run the segments; `(observations per call, diverged_alpha over (H * S), compile and run
-    seconds)`. Stops early once every run (with `stop_on_divergence`: any run) has diverged."""
-    n = spec.input_dim
-    calls = lengths.reshape(-1, PIECES_PER_CALL)
-    # Compile (or fetch from JAX's cache: a new learning rate does not recompile) with an empty
-    # segment, which leaves the state as it is.
-    start = time.perf_counter()
-    state, _ = segment(state, context, partition, z_test, jnp.zeros(PIECES_PER_CALL, jnp.int32), spec=spec)
-    jax.block_until_ready(state)
-    compile_seconds = time.perf_counter() - start
-    total, done = int(lengths.sum()), 0
-    observations, diverged_at = [], None
-    start = time.perf_counter()
-    for index, counts in enumerate(calls):
-        state, obs = segment(state, context, partition, z_test, jnp.asarray(counts), spec=spec)
-        # (S, pieces, H, ...) -> (H * S, pieces, ...)
-        batch = obs.eps_g.shape[0] * obs.eps_g.shape[2]
-        obs = jtu.tree_map(lambda x: np.moveaxis(np.asarray(x), 2, 0).reshape(batch, *x.shape[1:2], *x.shape[3:]), obs)
-        if diverged_at is None:
-            diverged_at = np.full(batch, np.nan)
-        ends = done + np.cumsum(counts)
-        done = int(ends[-1])
-        q_max = None  # a random-feature student records no overlaps
-        if obs.q.shape[-1]:
-            finite_q = np.all(np.isfinite(obs.q.reshape(*obs.q.shape[:2], -1)), axis=-1)
-            q_max = np.where(finite_q, np.max(np.diagonal(obs.q, axis1=-2, axis2=-1), axis=-1), np.nan)
-        bad = diverged(obs.eps_g, q_max, threshold)
-        for b in np.flatnonzero(bad.any(axis=1) & np.isnan(diverged_at)):
-            diverged_at[b] = ends[np.argmax(bad[b])] / n
-        observations.append(obs)
-        if progress is not None:
-            progress(done, total)
-        stop = np.any(np.isfinite(diverged_at)) if stop_on_divergence else np.all(np.isfinite(diverged_at))
-        if stop and index + 1 < len(calls):
-            filler = jtu.tree_map(lambda x: np.full_like(x, np.nan, dtype=np.float64), obs)
-            observations.extend([filler] * (len(calls) - index - 1))
-            break
-    return observations, diverged_at, compile_seconds, time.perf_counter() - start
+def _features(students, teachers, input_scale, needed: bool):
+    """The students' `feature_statistics` (S, H, ...) when `needed`, else empty arrays."""
+    if needed:
+        return _feature_statistics(students, teachers, input_scale)
+    seeds, variants = teachers.first.shape[0], input_scale.shape[0]
+    return jnp.zeros((seeds, variants, 0, 0)), jnp.zeros((seeds, variants, 0)), jnp.zeros((seeds, variants))
+
+
+def _kernel_variants(lrs, lrs_v, input_scale, field_eigenvalues, t_field, y_test, features) -> Variants:
+    """Every seed's per-variant inputs (leading axes S, H)."""
+    seeds, variants = t_field.shape[:2]
+
+    def per_seed(x):
+        x = jnp.asarray(x)
+        return jnp.broadcast_to(x, (seeds, *x.shape))
+
+    rates = LearningRates(per_seed(lrs), per_seed(lrs_v))
+    return Variants(rates, per_seed(input_scale), per_seed(field_eigenvalues), t_field, y_test, features)
+
+
+def _teacher_overlaps(teachers, partition: GaussianData, field_eigenvalues):
+    """Every seed's `T = B B^T / N` (S, M, M), block overlaps (S, L, M, M) and field covariance
+    under every variant's spectrum (S, H, M, M), float64."""
+    b64_all = teachers.first.astype(jnp.float64)
+    t_plain = jnp.einsum("smn,skn->smk", b64_all, b64_all) / partition.input_dim
+    t_blocks = jax.vmap(lambda b: partition.block_overlaps(b, b))(b64_all)  # (S, L, M, M)
+    t_field = jnp.einsum("hl,slmk->shmk", jnp.asarray(field_eigenvalues), t_blocks)  # (S, H, M, M)
+    return t_plain, t_blocks, t_field
+
+
+def _per_variant(students, variants: int):
+    """Every seed's student repeated for its H variants: leading axes (S, H)."""
+
+    def repeat(x):
+        if not eqx.is_array(x):
+            return x
+        return jnp.broadcast_to(x[:, None], (x.shape[0], variants, *x.shape[1:]))
+
+    return jtu.tree_map(repeat, students)
 
 
 def simulate(
@@ -265,23 +265,60 @@ def simulate(
 
     **Returns:** a `Simulation`.
     """
+    require_float64("recording a simulation's observables")
     if seeds < 1:
         raise ValueError(f"seeds must be >= 1, got {seeds}")
     if chunk_size is not None and chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     datas, lrs, lrs_v = _variant_axis(data, learning_rates, second_layer_rates)
+    if grid is None:
+        if alpha_max is None:
+            raise ValueError("give alpha_max or grid")
+        grid = log_time_grid(datas[0].input_dim, alpha_max, points_per_decade, alpha_min)
+    grid = np.asarray(grid)
+    networks = initial_networks(make_teacher, make_student, seeds, seed_offset, key=key)
+    batch = _prepare(datas, lrs, lrs_v, networks, chunk_size, test_size, noise_std, train_second_layer, key)
+    lengths, records = pieces(grid)
+    observations, diverged_at, compile_seconds, run_seconds = host_loop(
+        batch.state,
+        batch.context,
+        batch.partition,
+        batch.z_test,
+        batch.spec,
+        lengths,
+        divergence_threshold,
+        stop_on_divergence,
+        progress,
+    )
+    obs = records_of(observations, lengths, records, diverged_at, batch.spec.input_dim)
+    return _simulation(batch, obs, grid, lrs, lrs_v, diverged_at, compile_seconds, run_seconds)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A prepared run: the kernel's state, context and spec, and what the result reports."""
+
+    state: State
+    context: Context
+    spec: KernelSpec
+    partition: GaussianData
+    z_test: jax.Array
+    field_eigenvalues: np.ndarray
+    teacher_overlaps: tuple
+    features: tuple | None  # the feature statistics, when the closed-form eps_g needs them
+    records_second: bool
+
+
+def _prepare(datas, lrs, lrs_v, networks, chunk_size, test_size, noise_std, train_second_layer, key) -> _Batch:
+    """The batch of runs of `networks` (teachers, students, data keys; leading axis S) over the
+    variants' spectra and learning rates, placed on the devices."""
+    teachers, students, data_keys = networks
     n_variants, n = lrs.size, datas[0].input_dim
+    seeds = teachers.first.shape[0]
     partition = _recording_partition(datas)
     field_eigenvalues = np.stack([d.refined_eigenvalues(partition.distinct) for d in datas])  # (H, L)
     input_scale = jnp.asarray(np.sqrt(np.stack([np.asarray(d.diagonal()) for d in datas])))  # (H, N)
     shared_inputs = bool(np.all(field_eigenvalues == field_eigenvalues[:1]))
-    if grid is None:
-        if alpha_max is None:
-            raise ValueError("give alpha_max or grid")
-        grid = log_time_grid(n, alpha_max, points_per_decade, alpha_min)
-    lengths, records = pieces(np.asarray(grid))
-
-    teachers, students, data_keys = initial_networks(make_teacher, make_student, seeds, seed_offset, key=key)
     one_student, one_teacher = first(students), first(teachers)
     if one_teacher.input_dim != n or one_student.input_dim != n:
         raise ValueError("teacher and student input dimensions must equal data.input_dim")
@@ -289,84 +326,62 @@ def simulate(
     closed_form = one_student.activation == one_teacher.activation and "i2" in one_student.activation.closed_forms
     overlaps = one_student.first_layer_trained  # else frozen features: no overlaps to record
     blocks = overlaps and not all(d.identity for d in datas)
-
-    b64_all = teachers.first.astype(jnp.float64)
-    t_plain = jnp.einsum("smn,skn->smk", b64_all, b64_all) / n
-    t_blocks = jax.vmap(lambda b: partition.block_overlaps(b, b))(b64_all)  # (S, L, M, M)
-    t_field = jnp.einsum("hl,slmk->shmk", jnp.asarray(field_eigenvalues), t_blocks)  # (S, H, M, M)
+    t_plain, t_blocks, t_field = _teacher_overlaps(teachers, partition, field_eigenvalues)
     z_test, y_test = _test_set(teachers, input_scale, seeds, n_variants, closed_form, test_size, dtype, key)
-    if closed_form and not overlaps:
-        features = _feature_statistics(students, teachers, input_scale)
-    else:
-        features = (
-            jnp.zeros((seeds, n_variants, 0, 0)),
-            jnp.zeros((seeds, n_variants, 0)),
-            jnp.zeros((seeds, n_variants)),
-        )
-
-    def per_variant(x):
-        if not eqx.is_array(x):
-            return x
-        return jnp.broadcast_to(x[:, None], (x.shape[0], n_variants, *x.shape[1:]))
-
+    needs_features = closed_form and not overlaps  # a frozen-feature model's closed-form eps_g
+    features = _features(students, teachers, input_scale, needs_features)
     if chunk_size is None:
         per_draw = seeds if shared_inputs else n_variants * seeds
         chunk_size = auto_chunk_size(per_draw, n, jnp.dtype(dtype).itemsize)
-    state = State(jtu.tree_map(per_variant, students), jnp.zeros(seeds, jnp.int32))
-    rates = LearningRates(
-        jnp.broadcast_to(jnp.asarray(lrs), (seeds, n_variants)),
-        jnp.broadcast_to(jnp.asarray(lrs_v), (seeds, n_variants)),
-    )
-    variants = Variants(
-        rates,
-        jnp.broadcast_to(input_scale, (seeds, *input_scale.shape)),
-        jnp.broadcast_to(jnp.asarray(field_eigenvalues), (seeds, *field_eigenvalues.shape)),
-        t_field,
-        y_test,
-        features,
-    )
+    variants = _kernel_variants(lrs, lrs_v, input_scale, field_eigenvalues, t_field, y_test, features)
+    state = State(_per_variant(students, n_variants), jnp.zeros(seeds, jnp.int32))
     context = Context(teachers, data_keys, jnp.full(seeds, float(noise_std), jnp.float64), variants)
     state, context = shard_leading_axis((state, context))
     unit_scale = all(d.identity for d in datas)
-    spec = KernelSpec(
-        chunk_size, float(noise_std) > 0, train_second_layer, blocks, closed_form, shared_inputs, n, unit_scale
-    )
-    observations, diverged_at, compile_seconds, run_seconds = _host_loop(
-        state, context, partition, z_test, spec, lengths, divergence_threshold, stop_on_divergence, progress
+    noisy = float(noise_std) > 0
+    spec = KernelSpec(chunk_size, noisy, train_second_layer, blocks, closed_form, shared_inputs, n, unit_scale)
+    return _Batch(
+        state,
+        context,
+        spec,
+        partition,
+        z_test,
+        field_eigenvalues,
+        (t_plain, t_blocks, t_field),
+        features if needs_features else None,
+        train_second_layer or not overlaps,
     )
 
-    obs = jtu.tree_map(lambda *xs: np.concatenate(xs, axis=1)[:, records], *observations)
-    steps_at = np.cumsum(lengths)[records]
-    for b in np.flatnonzero(np.isfinite(diverged_at)):
-        after = steps_at / n >= diverged_at[b]
-        for field in (obs.eps_g, obs.q, obs.r, obs.second, obs.q_blocks, obs.r_blocks):
-            if field.size:
-                field[b, after] = np.nan
+
+def _simulation(batch: _Batch, obs, grid, lrs, lrs_v, diverged_at, compile_seconds, run_seconds) -> Simulation:
+    """The `Simulation` of a batch's records (over H * S runs)."""
+    n_variants, n = lrs.size, batch.spec.input_dim
+    t_plain, t_blocks, t_field = batch.teacher_overlaps
+    blocks, features = batch.spec.blocks, batch.features
+    seeds = diverged_at.size // n_variants
 
     def shaped(x):
         return x.reshape(n_variants, seeds, *x.shape[1:])
 
     return Simulation(
-        steps=np.asarray(grid),
-        alpha=np.asarray(grid) / n,
+        steps=grid,
+        alpha=grid / n,
         learning_rates=lrs,
         second_layer_rates=lrs_v,
-        eigenvalues=field_eigenvalues,
+        eigenvalues=batch.field_eigenvalues,
         eps_g=shaped(obs.eps_g),
         q=shaped(obs.q),
         r=shaped(obs.r),
         t=np.asarray(t_plain),
         t_field=np.moveaxis(np.asarray(t_field), 1, 0),
-        second_layer=shaped(obs.second) if train_second_layer or not overlaps else None,
-        teacher_second_layer=np.asarray(teachers.second, np.float64),
+        second_layer=shaped(obs.second) if batch.records_second else None,
+        teacher_second_layer=np.asarray(batch.context.teacher.second, np.float64),
         q_blocks=shaped(obs.q_blocks) if blocks else None,
         r_blocks=shaped(obs.r_blocks) if blocks else None,
         t_blocks=np.asarray(t_blocks) if blocks else None,
         diverged_alpha=diverged_at.reshape(n_variants, seeds),
-        eps_g_method="closed_form" if closed_form else "monte_carlo",
-        feature_statistics=(
-            tuple(np.moveaxis(np.asarray(x), 1, 0) for x in features) if closed_form and not overlaps else None
-        ),
+        eps_g_method="closed_form" if batch.spec.closed_form else "monte_carlo",
+        feature_statistics=None if features is None else tuple(np.moveaxis(np.asarray(x), 1, 0) for x in features),
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,
     )

@@ -6,7 +6,8 @@ implements `AbstractStudent.step`); these functions are the functional form of o
 
 from jaxtyping import Array, Float
 
-from .._models import AbstractStudent, LearningRates, RandomFeatureModel
+from .._models import AbstractStudent, LearningRates
+from .._random_feature_model import RandomFeatureModel
 
 
 __all__ = ["LearningRates", "readout_step", "sgd_step"]

@@ -1,5 +1,7 @@
-"""Order-parameter theories, solved in float64 with one shared diffrax driver."""
+"""Theories of a `Setup` (`AbstractTheory`, returning a `Trajectory`), in float64: order-parameter
+ODEs solved with one shared diffrax driver, closed forms and their analysis."""
 
+from ._abstract import AbstractTheory as AbstractTheory, Trajectory as Trajectory
 from ._analysis import (
     Linearisation as Linearisation,
     linearise as linearise,
@@ -44,6 +46,8 @@ from ._readout import (
     rf_stationary_error as rf_stationary_error,
     solve_readout as solve_readout,
 )
+from ._readout_theory import FeatureState as FeatureState, ReadoutTheory as ReadoutTheory
+from ._registry import THEORIES as THEORIES, theory_for as theory_for
 from ._rosenbrock import Rodas4 as Rodas4, dense_factorise as dense_factorise
 from ._scm import (
     AbstractTwoLayerODE as AbstractTwoLayerODE,
@@ -51,4 +55,9 @@ from ._scm import (
     SCMState as SCMState,
     SoftCommitteeODE as SoftCommitteeODE,
     solve_soft_committee as solve_soft_committee,
+)
+from ._two_layer_theory import (
+    EigenBlockTheory as EigenBlockTheory,
+    InitialOverlaps as InitialOverlaps,
+    SoftCommitteeTheory as SoftCommitteeTheory,
 )

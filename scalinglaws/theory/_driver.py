@@ -15,12 +15,20 @@ import jax.tree_util as jtu
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, PyTree
 
+from .._jax_config import require_float64
+
 
 __all__ = ["ODESolution", "TheoryError", "check_solution", "check_step_limit", "solve_ode"]
 
 
 class TheoryError(RuntimeError):
-    """A theory could not be solved; the message says what to change."""
+    """A theory could not be solved. `reason` says why, for callers that advise what to change:
+    `"step_limit"` (the solver ran out of steps), `"failed"` (it stopped early), `"non_finite"` (the
+    solution blew up), or `""`."""
+
+    def __init__(self, message: str, reason: str = ""):
+        super().__init__(message)
+        self.reason = reason
 
 
 class ODESolution(NamedTuple):
@@ -64,6 +72,7 @@ def solve_ode(
     **Returns:** an `ODESolution`. Failure is not raised here (so the function can be vmapped and
     differentiated); call `check_solution` on the result outside `jit`.
     """
+    require_float64("solving a theory")
     alpha = jnp.asarray(alpha, jnp.float64)
     t0, t1 = alpha[0], alpha[-1]
     # diffrax rejects save times a rounding error past t1.
@@ -104,10 +113,7 @@ def solve_ode(
 def check_step_limit(solution: ODESolution, what: str = "the ODE") -> None:
     """Raise `TheoryError` if any solve in `solution` (possibly batched) ran out of steps."""
     if np.any(np.asarray(solution.result == diffrax.RESULTS.max_steps_reached)):
-        raise TheoryError(
-            f"{what}: the solver reached its step limit before alpha_max; raise theory.max_steps, "
-            "loosen theory.rtol, or shorten training.alpha_max"
-        )
+        raise TheoryError(f"{what}: the solver reached its step limit before the last time", "step_limit")
 
 
 def check_solution(solution: ODESolution, what: str = "the ODE") -> None:
@@ -116,9 +122,10 @@ def check_solution(solution: ODESolution, what: str = "the ODE") -> None:
     if np.any(failed):
         check_step_limit(solution, what)
         raise TheoryError(
-            f"{what}: the solver failed ({int(failed.sum())} of {failed.size} solves); the dynamics may "
-            "blow up at this learning rate (lower training.learning_rate) or the step size collapsed"
+            f"{what}: the solver failed ({int(failed.sum())} of {failed.size} solves): the dynamics may blow up "
+            "or the step size collapsed",
+            "failed",
         )
     leaves = [np.asarray(x) for x in jtu.tree_leaves(solution.ys)]
     if not all(np.all(np.isfinite(x)) for x in leaves):
-        raise TheoryError(f"{what}: the solution became non-finite; lower training.learning_rate")
+        raise TheoryError(f"{what}: the solution became non-finite", "non_finite")

@@ -167,9 +167,9 @@ def solve_readout(
     atol: float = 1e-11,
     max_steps: int = 100_000,
     blowup: float | None = None,
-) -> tuple[Float[Array, " T"], ODESolution]:
-    """`E[eps_g](alpha)` of online SGD on the readout (module docstring), including the label noise
-    `sigma_n^2 / 2` as the simulation records it, and the raw solution.
+) -> tuple[ODESolution, Float[Array, " T"]]:
+    """The raw solution and `E[eps_g](alpha)` of online SGD on the readout (module docstring),
+    including the label noise `sigma_n^2 / 2` as the simulation records it.
 
     **Arguments:** `c`, `b`, `tau` from `feature_statistics` of the model's own features and teacher;
     `readout` the initial effective readout `c_K a_0` (K,); `alpha` the save times (the first is the
@@ -201,7 +201,7 @@ def solve_readout(
         blowup=blowup,
     )
     errors = jax.vmap(ode.error, in_axes=(0, None))(solution.ys, args)
-    return errors + 0.5 * jnp.square(args.noise_std), solution
+    return solution, errors + 0.5 * jnp.square(args.noise_std)
 
 
 def _noise_sum(lam: np.ndarray, rate: float, input_dim: int) -> float:

@@ -1,0 +1,256 @@
+"""The typed, frozen description of a run that simulations and theories both read: `Setup`.
+
+One setup, two back-ends: the learner trains the networks `Setup.networks` draws, and a theory
+starts from the order parameters of those very networks, on the same time grid (`TimeGrid`) and
+for the same variants (`Variants`: the learning rates, input spectra or student sizes of a sweep).
+`scalinglaws.experiment` builds a setup from a config; after that no code reads the config.
+"""
+
+import abc
+import functools
+from collections.abc import Callable
+from typing import ClassVar
+
+import equinox as eqx
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+
+from ._activations import AbstractActivation
+from ._data import GaussianData
+from ._models import AbstractStudent, TwoLayerNetwork, student_network, teacher_network
+from ._random_feature_model import random_feature_model
+from .simulate import initial_networks
+
+
+__all__ = [
+    "AbstractStudentSpec",
+    "Networks",
+    "RandomFeatureStudentSpec",
+    "Setup",
+    "TeacherSpec",
+    "TheoryOptions",
+    "TimeGrid",
+    "TwoLayerStudentSpec",
+    "Variants",
+]
+
+
+class TeacherSpec(eqx.Module):
+    """The teacher `c_M sum_n A_n g(B_n . x / sqrt(N))` (`teacher_network`) and its label noise."""
+
+    hidden: int
+    activation: AbstractActivation
+    output: str = "sum"
+    init: str = "gaussian"
+    second_layer: str = "ones"
+    second_layer_exponent: float = 1.0
+    noise_std: float = 0.0
+
+    def factory(self, input_dim: int, blocks: int, dtype) -> Callable:
+        """`make_teacher(key)` for inputs of dimension `input_dim` with `blocks` eigenvalue blocks."""
+        make = functools.partial(
+            teacher_network,
+            input_dim,
+            self.hidden,
+            self.activation,
+            output=self.output,
+            init=self.init,
+            second_layer=self.second_layer,
+            second_layer_exponent=self.second_layer_exponent,
+            blocks=blocks,
+            dtype=dtype,
+        )
+        return lambda key: make(key=key)
+
+
+class AbstractStudentSpec(eqx.Module):
+    """How to draw a student (an `AbstractStudent`) of a given size: one final subclass per model."""
+
+    hidden: eqx.AbstractVar[int]
+    activation: eqx.AbstractVar[AbstractActivation]
+    output: eqx.AbstractVar[str]
+    train_second_layer: eqx.AbstractVar[bool]
+    visible_blocks: eqx.AbstractVar[int | None]
+    # The results' name of the trained second layer or readout (`v_sim`, `a_sim`).
+    second_layer_name: eqx.AbstractClassVar[str]
+
+    @abc.abstractmethod
+    def factory(self, input_dim: int, hidden: int, visible: int | None, dtype) -> Callable:
+        """`make_student(key)` with `hidden` units reading the first `visible` inputs (None: all)."""
+
+
+class TwoLayerStudentSpec(AbstractStudentSpec):
+    """A two-layer student (`student_network`): `W ~ N(0, init_std^2)`, `v_k = second_layer_init`."""
+
+    second_layer_name: ClassVar[str] = "v"
+
+    hidden: int
+    activation: AbstractActivation
+    output: str = "sum"
+    init_std: float = 1e-3
+    second_layer_init: float = 1.0
+    train_second_layer: bool = False
+    visible_blocks: int | None = None
+
+    def factory(self, input_dim: int, hidden: int, visible: int | None, dtype) -> Callable:
+        make = functools.partial(
+            student_network,
+            input_dim,
+            hidden,
+            self.activation,
+            output=self.output,
+            init_std=self.init_std,
+            second_layer_init=self.second_layer_init,
+            visible=visible,
+            dtype=dtype,
+        )
+        return lambda key: make(key=key)
+
+
+class RandomFeatureStudentSpec(AbstractStudentSpec):
+    """A random-feature student (`random_feature_model`): frozen `F ~ N(0, 1)`, readout `a ~ N(0, std^2)`."""
+
+    second_layer_name: ClassVar[str] = "a"
+
+    hidden: int
+    activation: AbstractActivation
+    output: str = "sum"
+    readout_init_std: float = 0.0
+    train_second_layer: bool = False
+    visible_blocks: None = None
+
+    def factory(self, input_dim: int, hidden: int, visible: int | None, dtype) -> Callable:
+        make = functools.partial(
+            random_feature_model,
+            input_dim,
+            hidden,
+            self.activation,
+            output=self.output,
+            readout_init_std=self.readout_init_std,
+            dtype=dtype,
+        )
+        return lambda key: make(key=key)
+
+
+class Variants(eqx.Module):
+    """The H variants of a run, run side by side: at most one of learning rate, spectrum or K varies.
+
+    `axis`: the swept quantity (`"learning_rate"`, `"distinct_eigenvalues"`, `"hidden"`) or None;
+    `values` (H,) its values; every variant's `learning_rates`, `second_layer_rates` (H,), input
+    `spectra` and student size `hidden`; `labels` how summaries name them; `eigenvalues` (H, L)
+    every variant's eigenvalue on each block of the finest partition among the spectra.
+    """
+
+    axis: str | None
+    values: np.ndarray
+    learning_rates: np.ndarray
+    second_layer_rates: np.ndarray
+    spectra: tuple[GaussianData, ...]
+    hidden: tuple[int, ...]
+    labels: tuple[str, ...]
+    eigenvalues: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return len(self.labels)
+
+    @property
+    def swept(self) -> bool:
+        return self.axis is not None
+
+    @property
+    def partition(self) -> GaussianData:
+        """The finest block partition among the spectra (unit eigenvalues): where overlaps are recorded."""
+        return GaussianData(np.ones(self.eigenvalues.shape[-1]), self.spectra[0].input_dim)
+
+    def groups(self) -> list[np.ndarray]:
+        """Indices of the variants that share their networks (one student size each), in order."""
+        sizes = np.asarray(self.hidden)
+        return [np.flatnonzero(sizes == k) for k in dict.fromkeys(self.hidden)]
+
+
+class TimeGrid(eqx.Module):
+    """The recording times: integer SGD `steps` (T,) from 0 (`log_time_grid`) and `alpha = steps / N`."""
+
+    steps: np.ndarray
+    alpha: np.ndarray
+
+
+class TheoryOptions(eqx.Module):
+    """How theories are solved: whether at all, the adaptive solver's tolerances and step limit, and
+    its choice (`"auto"`, `"explicit"`, `"stiff"`)."""
+
+    enabled: bool = True
+    rtol: float = 1e-10
+    atol: float = 1e-13
+    max_steps: int = 1_000_000
+    solver: str = "auto"
+
+
+class Networks(eqx.Module):
+    """The teachers and initial students of `seeds` seeds (leading axis S), for the variants
+    `variants` (indices) that share them."""
+
+    teachers: TwoLayerNetwork
+    students: AbstractStudent
+    variants: np.ndarray
+
+
+class Setup(eqx.Module):
+    """A run: data, teacher, student, learner, variants, time grid, theory options, seeds.
+
+    - `name`: the run's name; `input_dim`: N; `power_law`: whether the inputs have a power-law
+      spectrum (else isotropic); `dtype`: the simulation's (`"float32"` or `"float64"`).
+    - `teacher`, `student`: `TeacherSpec` and an `AbstractStudentSpec`.
+    - `learner`: an `AbstractLearner` (online SGD).
+    - `variants`, `grid`, `theory`: as their classes say.
+    - `seeds`: S, independent runs (0: theory alone, from seed 0's networks); `seed`: the base PRNG seed.
+    - `divergence_threshold`: a run (or a theory) has diverged above it; `stop_on_divergence`: stop
+      and report at the first divergence (else record NaN and go on).
+    """
+
+    name: str
+    input_dim: int
+    power_law: bool
+    dtype: str
+    teacher: TeacherSpec
+    student: AbstractStudentSpec
+    learner: eqx.Module
+    variants: Variants
+    grid: TimeGrid
+    theory: TheoryOptions
+    seeds: int
+    seed: int
+    divergence_threshold: float
+    stop_on_divergence: bool
+
+    @property
+    def blocks(self) -> int:
+        """L of the finest partition."""
+        return int(self.variants.eigenvalues.shape[-1])
+
+    def visible_inputs(self) -> int | None:
+        """The student's visible input coordinates, `N L_s / L` (None: all)."""
+        if self.student.visible_blocks is None:
+            return None
+        return self.input_dim * self.student.visible_blocks // self.blocks
+
+    def factories(self, hidden: int) -> tuple[Callable, Callable]:
+        """`(make_teacher, make_student)` for a student of `hidden` units."""
+        dtype = jnp.float32 if self.dtype == "float32" else jnp.float64
+        return (
+            self.teacher.factory(self.input_dim, self.blocks, dtype),
+            self.student.factory(self.input_dim, hidden, self.visible_inputs(), dtype),
+        )
+
+    def networks(self, seeds: int | None = None) -> list[Networks]:
+        """The networks the learner trains (exactly as `simulate` draws them), one `Networks` per
+        group of variants sharing a student size; `seeds` defaults to max(S, 1)."""
+        seeds = max(self.seeds, 1) if seeds is None else seeds
+        out = []
+        for group in self.variants.groups():
+            make_teacher, make_student = self.factories(self.variants.hidden[group[0]])
+            teachers, students, _ = initial_networks(make_teacher, make_student, seeds, key=jr.key(self.seed))
+            out.append(Networks(teachers, students, group))
+        return out

@@ -1,0 +1,125 @@
+"""`run(config) -> Results`: the library's entry point for a run, cached in its run directory.
+
+The `scalinglaws run` command and every script in `experiments/` go through it: a directory that
+holds this config's verified results is served without computing; otherwise the memory the run
+needs is checked, the run is computed (`run_experiment`), its `[fit]` section fitted, and every file
+committed atomically (`OutputDirectory`).
+"""
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from .._plotting import learning_curve_figure
+from ..fit import FitError, fit_run
+from ._config import Config, load_config
+from ._memory import MemoryEstimate, check_memory
+from ._run import Results, run_experiment
+from ._store import RESULT_FILES, OutputDirectory, load_results, strict_json
+
+
+__all__ = ["default_directory", "run"]
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def default_directory(config: Config) -> Path:
+    """`runs/<name>-<first 8 hex digits of the config hash>`."""
+    return Path("runs") / f"{config['name']}-{config.hash(_version())[:8]}"
+
+
+def _fit_section(config: Config, arrays: dict, summary: dict):
+    """The config's `[fit]`, if any: `(fit, {"fit.json": text})`; a fit that fails is recorded in
+    the summary (`fit_failed`) and the run is written without it."""
+    section = config["fit"]
+    if section["form"] is None:
+        return None, {}
+    try:
+        fit, record = fit_run(
+            arrays,
+            section["form"],
+            window=None if section["range"] is None else tuple(section["range"]),
+            auto_window=section["auto_window"],
+            tolerance=section["tolerance"],
+            bootstrap=section["bootstrap"],
+            variant=section["variant"],
+        )
+    except FitError as error:
+        summary["fit_failed"] = str(error)
+        return None, {}
+    summary["fits"] = {record["form"]: record}
+    return fit, {"fit.json": strict_json(record)}
+
+
+def _writers(config: Config, results: Results, fit, extra: dict) -> dict:
+    def draw(path: Path) -> None:
+        floor = 0.1 * config["theory"]["rtol"]  # the theory resolves eps_g down to about this
+        learning_curve_figure(results.arrays, config["name"], theory_floor=floor, fit=fit).savefig(
+            path, dpi=120, format="png"
+        )
+
+    def save_arrays(path: Path) -> None:
+        import numpy as np
+
+        with open(path, "wb") as handle:
+            np.savez_compressed(handle, **results.arrays)
+
+    return {
+        "results.npz": save_arrays,
+        "config.toml": lambda path: path.write_text(config.to_toml(), encoding="utf-8"),
+        "figure.png": draw,
+        **{name: (lambda path, text=text: path.write_text(text, encoding="utf-8")) for name, text in extra.items()},
+    }
+
+
+def run(
+    config: Config | str | Path,
+    out: str | Path | OutputDirectory | None = None,
+    *,
+    overrides: Iterable[str] = (),
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    before_compute: Callable[[MemoryEstimate, str | None], None] | None = None,
+) -> Results:
+    """Run a config into its run directory and return its results (served from the directory when
+    it already holds this config's verified results).
+
+    **Arguments:**
+
+    - `config`: a resolved `Config`, or the path of a TOML config (with `overrides`, `section.key=value`).
+    - `out`: the run directory (default `default_directory(config)`), or an `OutputDirectory` not yet
+      entered (so that a caller can discard its staged files on an interrupt: `OutputDirectory.abort`).
+    - `force`: recompute even a verified cached run, and replace a run of another config.
+    - `progress`: called as `progress(steps_done, steps_total)` during the simulation.
+    - `before_compute`: called with the memory estimate and a note on what the directory held (or
+      None) once the run is known to be computed, before any computing.
+
+    **Returns:** `Results` with `path`, `cached` and `note` set. **Raises:** `ConfigError` (bad input,
+    an unusable directory, a run that does not fit in memory), `Diverged`, `TheoryError` (a
+    theory-alone run whose theory cannot be solved), `OSError` (the directory cannot be written;
+    nothing was changed).
+    """
+    import time
+
+    if not isinstance(config, Config):
+        config = load_config(config, overrides)
+    config_hash = config.hash(_version())
+    target = out if isinstance(out, OutputDirectory) else OutputDirectory(out or default_directory(config))
+    writes = [*RESULT_FILES, *(["fit.json"] if config["fit"]["form"] is not None else [])]
+    with target:
+        serve, note = target.claim(config_hash, force, writes)
+        if serve:
+            return Results(load_results(target.path), dict(target.record.summary), target.path, True, note)
+        estimate = check_memory(config)  # raises ConfigError: nothing computed yet
+        if before_compute is not None:
+            before_compute(estimate, note)
+        start = time.perf_counter()
+        results = run_experiment(config, progress)
+        summary = dict(results.summary, config_hash=config_hash, total_seconds=round(time.perf_counter() - start, 3))
+        fit, extra = _fit_section(config, results.arrays, summary)
+        results = Results(results.arrays, summary, target.path, False, note)
+        target.commit(_writers(config, results, fit, extra), summary, replace_run=True)
+    return results

@@ -1,0 +1,117 @@
+"""From a validated config to the typed `Setup`: the one place that reads the config's sections.
+
+The variant axis (learning rates, spectra or student sizes), the time grid, the finest partition
+and the variants' labels are computed here, once.
+"""
+
+import numpy as np
+
+from .._activations import activation_from_name
+from .._data import GaussianData, isotropic, power_law
+from .._learners import OnlineSGD
+from .._setup import (
+    RandomFeatureStudentSpec,
+    Setup,
+    TeacherSpec,
+    TheoryOptions,
+    TimeGrid,
+    TwoLayerStudentSpec,
+    Variants,
+)
+from ..simulate import log_time_grid
+from ._config import Config
+
+
+__all__ = ["build_setup", "build_spectra"]
+
+
+def build_spectra(config: Config) -> list[GaussianData]:
+    """The config's input distributions: one, or one per value of a `data.distinct_eigenvalues` sweep."""
+    data = config["data"]
+    if data["spectrum"] == "isotropic":
+        return [isotropic(data["input_dim"])]
+    values = data["distinct_eigenvalues"]
+    return [
+        power_law(data["input_dim"], data["exponent"], value, data["normalisation"])
+        for value in (values if isinstance(values, list) else [values])
+    ]
+
+
+def _variants(config: Config) -> Variants:
+    spectra = build_spectra(config)
+    rates = np.atleast_1d(np.asarray(config["training"]["learning_rate"], np.float64))
+    hidden = config["student"]["hidden"]
+    if len(spectra) > 1:
+        axis, values = "distinct_eigenvalues", [d.distinct for d in spectra]
+        labels = [f"distinct_eigenvalues={value}" for value in config["data"]["distinct_eigenvalues"]]
+    elif isinstance(hidden, list):
+        axis, values = "hidden", hidden
+        labels = [f"hidden={value}" for value in hidden]
+    else:
+        axis = "learning_rate" if isinstance(config["training"]["learning_rate"], list) else None
+        values = rates.tolist()
+        labels = [f"learning_rate={rate:g}" for rate in rates]
+    size = len(labels)
+    rates = np.broadcast_to(rates, size).copy() if rates.size == 1 else rates
+    eta_v = config["student"]["second_layer_learning_rate"]
+    finest = max(d.distinct for d in spectra)
+    return Variants(
+        axis=axis,
+        values=np.asarray(values),
+        learning_rates=rates,
+        second_layer_rates=rates.copy() if eta_v is None else np.full_like(rates, eta_v),
+        spectra=tuple(spectra * size if len(spectra) == 1 else spectra),
+        hidden=tuple(hidden if isinstance(hidden, list) else [hidden] * size),
+        labels=tuple(labels),
+        eigenvalues=np.stack([d.refined_eigenvalues(finest) for d in spectra] * (size if len(spectra) == 1 else 1)),
+    )
+
+
+def _student(config: Config):
+    student = config["student"]
+    activation = activation_from_name(student["activation"])
+    hidden = student["hidden"] if isinstance(student["hidden"], int) else student["hidden"][0]
+    if student["kind"] == "random_features":
+        return RandomFeatureStudentSpec(
+            hidden, activation, output=student["output"], readout_init_std=student["readout_init_std"]
+        )
+    return TwoLayerStudentSpec(
+        hidden,
+        activation,
+        output=student["output"],
+        init_std=student["init_std"],
+        second_layer_init=student["second_layer_init"],
+        train_second_layer=student["train_second_layer"],
+        visible_blocks=student["visible_blocks"],
+    )
+
+
+def build_setup(config: Config) -> Setup:
+    """The `Setup` a validated config describes."""
+    data, teacher, training, theory = config["data"], config["teacher"], config["training"], config["theory"]
+    n = data["input_dim"]
+    steps = log_time_grid(n, training["alpha_max"], training["points_per_decade"], training["alpha_min"])
+    return Setup(
+        name=config["name"],
+        input_dim=n,
+        power_law=data["spectrum"] == "power_law",
+        dtype=training["dtype"],
+        teacher=TeacherSpec(
+            teacher["hidden"],
+            activation_from_name(teacher["activation"]),
+            output=teacher["output"],
+            init=teacher["init"],
+            second_layer=teacher["second_layer"],
+            second_layer_exponent=teacher["second_layer_exponent"],
+            noise_std=teacher["noise_std"],
+        ),
+        student=_student(config),
+        learner=OnlineSGD(chunk_size=training["chunk_size"], test_size=training["test_size"]),
+        variants=_variants(config),
+        grid=TimeGrid(steps, steps / n),
+        theory=TheoryOptions(theory["enabled"], theory["rtol"], theory["atol"], theory["max_steps"], theory["solver"]),
+        seeds=training["seeds"],
+        seed=training["seed"],
+        divergence_threshold=training["divergence_threshold"],
+        stop_on_divergence=training["on_divergence"] == "error",
+    )

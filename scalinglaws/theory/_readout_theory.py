@@ -1,0 +1,157 @@
+"""The theory of a random-feature student trained online: the readout ODE per seed (`ReadoutODE`),
+its eta -> 0 asymptote, its finite-eta stationary error and critical learning rate, and the
+large-N Gaussian-equivalence limit where it applies (Worschech & Rosenow, arXiv 2303.14083).
+
+Every seed's theory starts from that seed's own frozen features and teacher (`(C, b, tau)` under the
+variant's spectrum, `scalinglaws._observables.network_feature_statistics`) and initial readout.
+"""
+
+from typing import ClassVar
+
+import diffrax
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._models import output_scale
+from .._observables import network_feature_statistics
+from .._setup import Networks, RandomFeatureStudentSpec, Setup
+from ._abstract import AbstractTheory, Trajectory, masked
+from ._driver import check_step_limit
+from ._random_features import rf_asymptotic_error, rf_asymptotic_error_large_n
+from ._readout import rf_critical_learning_rate, rf_stationary_error, solve_readout
+
+
+__all__ = ["FeatureState", "ReadoutTheory"]
+
+
+def _is_odd(activation) -> bool:
+    x = jnp.linspace(0.1, 3.0, 7)
+    return bool(np.allclose(np.asarray(activation(-x)), -np.asarray(activation(x))))
+
+
+class FeatureState(eqx.Module):
+    """Per variant `h`: the seeds' feature statistics `statistics[h] = (C, b, tau)`, (S, K, K),
+    (S, K), (S,), and initial readouts `readouts[h]` (S, K), float64 (K may differ between variants)."""
+
+    statistics: list
+    readouts: list
+
+
+class ReadoutTheory(AbstractTheory):
+    """Result names: `eps_g_theory` (H, S, T) from the readout ODE, `eps_g_asymptote` (H, S) the
+    eta -> 0 limit, `eps_g_stationary` (H, S) the finite-eta stationary error (inf above `eta_c`),
+    `critical_learning_rate` (H, S), and, for the isotropic, summed-output, noiseless setup with a
+    teacher of unit second layer that the Gaussian-equivalence formula assumes, `eps_g_large_n` (H,)."""
+
+    description: ClassVar[str] = (
+        "random-feature readout ODE with the O(eta^2) SGD noise (Gaussian closure of the four-point moments; "
+        "derivation in scalinglaws.theory._readout), solved per seed from each seed's own features and teacher"
+    )
+    students: ClassVar[tuple[type, ...]] = (RandomFeatureStudentSpec,)
+
+    def why_not(self, setup: Setup) -> str | None:
+        activation = setup.student.activation
+        if setup.teacher.activation != activation:
+            return "student and teacher activations differ"
+        if "i2" not in activation.closed_forms or not _is_odd(activation):
+            return f"the readout theory needs an odd activation with closed-form I2, got {activation.name!r}"
+        return None
+
+    def initial_state(self, setup: Setup, networks: list[Networks]) -> FeatureState:
+        statistics, readouts = [None] * setup.variants.size, [None] * setup.variants.size
+        for net in networks:
+            for h in net.variants:
+                variance = setup.variants.spectra[h].diagonal()
+                stats = jax.vmap(lambda s, t, v=variance: network_feature_statistics(s, t, v))(
+                    net.students, net.teachers
+                )
+                statistics[h] = tuple(np.asarray(x) for x in stats)
+                readouts[h] = np.asarray(net.students.readout, np.float64)
+        return FeatureState(statistics, readouts)
+
+    def _large_n(self, setup: Setup) -> bool:
+        teacher = setup.teacher
+        return (
+            not setup.power_law
+            and teacher.output == "sum"
+            and teacher.second_layer == "ones"
+            and abs(teacher.noise_std) == 0
+        )
+
+    def _curves(self, setup: Setup, c, b, tau, readout, eta: float, scale: float):
+        options, alpha = setup.theory, setup.grid.alpha
+
+        def one(c_, b_, tau_, a0):
+            return solve_readout(
+                c_,
+                b_,
+                tau_,
+                scale * a0,
+                jnp.asarray(alpha),
+                learning_rate=eta,
+                scale=scale,
+                input_dim=setup.input_dim,
+                noise_std=setup.teacher.noise_std,
+                rtol=options.rtol,
+                atol=options.atol,
+                max_steps=options.max_steps,
+                blowup=setup.divergence_threshold,
+            )
+
+        solution, eps = jax.vmap(one)(*(jnp.asarray(x) for x in (c, b, tau, readout)))
+        check_step_limit(solution, "the readout theory")
+        eps = np.array(eps)
+        failed = np.asarray(solution.result != diffrax.RESULTS.successful)
+        bad, diverged_alpha = masked(eps, failed, alpha, setup.divergence_threshold)
+        eps[bad] = np.nan
+        return eps, diverged_alpha
+
+    def solve(self, setup: Setup, state0: FeatureState) -> Trajectory:
+        noise = setup.teacher.noise_std
+        n = setup.input_dim
+        names = ("eps_g_theory", "eps_g_asymptote", "eps_g_stationary", "critical_learning_rate")
+        out: dict[str, list] = {name: [] for name in names}
+        if self._large_n(setup):
+            out["eps_g_large_n"] = []
+        diverged = []
+        for h, ((c, b, tau), readout) in enumerate(zip(state0.statistics, state0.readouts)):
+            eta = float(setup.variants.learning_rates[h])
+            k = c.shape[-1]
+            scale = output_scale(setup.student.output, k)
+            eps, diverged_alpha = self._curves(setup, c, b, tau, readout, eta, scale)
+            out["eps_g_theory"].append(eps)
+            diverged.append(diverged_alpha)
+            seeds = range(c.shape[0])
+            spectra = [np.linalg.eigvalsh(c[s]) for s in seeds]  # once per seed, for both uses below
+            out["eps_g_asymptote"].append(
+                [float(rf_asymptotic_error(c[s], b[s], tau[s])) + noise**2 / 2 for s in seeds]
+            )
+            out["eps_g_stationary"].append(
+                [
+                    rf_stationary_error(
+                        c[s],
+                        b[s],
+                        tau[s],
+                        learning_rate=eta,
+                        scale=scale,
+                        input_dim=n,
+                        noise_std=noise,
+                        eigenvalues=spectra[s],
+                    )
+                    for s in seeds
+                ]
+            )
+            out["critical_learning_rate"].append(
+                [rf_critical_learning_rate(c[s], scale=scale, input_dim=n, eigenvalues=spectra[s]) for s in seeds]
+            )
+            if self._large_n(setup):
+                large_n = rf_asymptotic_error_large_n(k / n, setup.student.activation, setup.teacher.hidden)
+                out["eps_g_large_n"].append(float(large_n))
+        per_variant = {name: np.asarray(values, np.float64) for name, values in out.items()}
+        summary = {
+            "eps_g_asymptote_mean": per_variant["eps_g_asymptote"].mean(-1).tolist(),
+            "eps_g_stationary_mean": per_variant["eps_g_stationary"].mean(-1).tolist(),
+        }
+        return Trajectory(setup.grid.alpha, per_variant, {}, np.asarray(diverged), summary)
