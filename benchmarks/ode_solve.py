@@ -17,6 +17,7 @@ Usage: `python benchmarks/ode_solve.py [--out benchmarks/results/ode_solve.md]`.
 """
 
 import argparse
+import dataclasses
 import functools
 import math
 import platform
@@ -158,7 +159,9 @@ def main() -> None:
         ode = SoftCommitteeODE(sl.Erf(), k, k)
         rates = jnp.linspace(0.05, 1.0, 64)
         batched = jax.jit(
-            jax.vmap(lambda eta: solve_soft_committee(ode, state, args._replace(learning_rate=eta), alpha)[1])
+            jax.vmap(
+                lambda eta: solve_soft_committee(ode, state, dataclasses.replace(args, learning_rate=eta), alpha)[1]
+            )
         )
         _, compile_s, run_s = timed(lambda: batched(rates), repeats=1)
         sweep_rows.append((k, run_s, compile_s))

@@ -1,6 +1,6 @@
 """Two-layer networks (teacher and student) and the random-feature model.
 
-Conventions (Saad & Solla 1995; Goldt et al. 2019; `shared/DESIGN.md`): for an input `x` of
+Conventions (Saad & Solla 1995; Goldt et al. 2019; README, "Conventions"): for an input `x` of
 dimension `N` the local fields are `lambda_k = w_k . x / sqrt(N)` and the output is
 
     f(x) = c_K sum_k v_k g(lambda_k),

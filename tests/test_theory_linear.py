@@ -1,5 +1,6 @@
 """Exact learning curves of linear networks on power-law inputs."""
 
+import dataclasses
 import math
 
 import jax.numpy as jnp
@@ -77,7 +78,7 @@ def test_exact_curve_with_unread_blocks_equals_the_block_ode(visible):
     q, r, t = data.block_overlaps(w, w), data.block_overlaps(w, b), data.block_overlaps(b, b)
     ode = EigenBlockODE(sl.Linear(), k, m)
     args = BlockArgs(jnp.asarray(eta), jnp.asarray(0.0), t, data.eigenvalues, jnp.ones(m), jnp.asarray(0.0))
-    args = args._replace(visible=None if visible is None else jnp.asarray(mask))
+    args = dataclasses.replace(args, visible=None if visible is None else jnp.asarray(mask))
     alpha = jnp.asarray(np.concatenate([[0.0], np.logspace(-1, 4, 26)]))
     _, eps_ode = solve_soft_committee(ode, BlockState(q, r, jnp.ones(k)), args, alpha, rtol=1e-11, atol=1e-14)
     e0 = linear_block_errors(q, r, t, np.ones(k), np.ones(m))

@@ -27,7 +27,6 @@ to the slowest, to fill: the plateau shortens as L grows and vanishes once the e
 the curve reaches it (measured in `experiments/plateau_length.py`).
 """
 
-from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -124,7 +123,7 @@ def _newton_step(ode: SoftCommitteeODE, args: SCMArgs, x):
     return x - jnp.linalg.solve(jacobian, residual), residual
 
 
-class Linearisation(NamedTuple):
+class Linearisation(eqx.Module):
     """`jacobian` of the flattened right-hand side and its `eigenvalues` (sorted by real part, descending)."""
 
     jacobian: Array

@@ -10,7 +10,7 @@ and the local fields have covariances `Qbar = sum_l lambda_l q^(l)` (likewise `R
 Projecting the SGD update on `P_l` introduces the auxiliary fields `B_n P_l x / sqrt(N)` and
 `J_k P_l x / sqrt(N)`, whose covariances with the local fields are `lambda_l` times block overlaps;
 `I3` does not depend on the variance of its middle argument, so the hierarchy closes
-(`shared/theory/rosenow.md` section 2.4, derived there and checked here against SGD):
+(derived here; checked against SGD in `tests/test_theory_blocks.py`):
 
     dr^(l)_in/dalpha = -eta w_i sum_c w_c I3(x_i, u^(l)_n, u_c)
         with Cov(x_i, u^(l)_n) = lambda_l r^(l)_in, Cov(u^(l)_n, u_c) = lambda_l [r^(l)T | t^(l)]_nc
@@ -26,13 +26,14 @@ Stiffness: the block rates scale with `eta lambda_l`, so large `L` with a steep 
 """
 
 from collections.abc import Callable
-from typing import NamedTuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 from jaxtyping import Array, Float
 
+from .._activations import AbstractActivation
 from .._error import field_covariance, generalisation_error
 from ._linalg import small_inverse
 from ._scm import AbstractTwoLayerODE
@@ -41,7 +42,7 @@ from ._scm import AbstractTwoLayerODE
 __all__ = ["BlockArgs", "BlockState", "EigenBlockODE"]
 
 
-class BlockState(NamedTuple):
+class BlockState(eqx.Module):
     """`q` (L, K, K), `r` (L, K, M): block overlaps; `v` (K,): the student's second layer."""
 
     q: Float[Array, "L K K"]
@@ -49,7 +50,7 @@ class BlockState(NamedTuple):
     v: Float[Array, " K"]
 
 
-class BlockArgs(NamedTuple):
+class BlockArgs(eqx.Module):
     """As `SCMArgs`, with the teacher's block overlaps `t` (L, M, M) and the `eigenvalues` (L,).
 
     `visible` (L,), optional: 1 for the blocks the student reads, 0 for the others, whose overlaps
@@ -78,6 +79,13 @@ class EigenBlockODE(AbstractTwoLayerODE):
     plus a rank `dim z` coupling, and `factorise` solves with `I - c J` in `O(L)` work: what the
     stiff solver `Rodas4` needs for `L` up to `N`.
     """
+
+    activation: AbstractActivation
+    student_hidden: int = eqx.field(static=True)
+    teacher_hidden: int = eqx.field(static=True)
+    student_output: str = eqx.field(static=True, default="sum")
+    teacher_output: str = eqx.field(static=True, default="sum")
+    train_second_layer: bool = eqx.field(static=True, default=False)
 
     def field_overlaps(self, state: BlockState, args: BlockArgs) -> tuple[Array, Array, Array]:
         """The field covariances `(Qbar, Rbar, Tbar)`."""

@@ -7,9 +7,10 @@ that `vmap` over learning rates or initial conditions and gradients with respect
 """
 
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import diffrax
+import equinox as eqx
 import jax.numpy as jnp
 import jax.tree_util as jtu
 import numpy as np
@@ -31,7 +32,7 @@ class TheoryError(RuntimeError):
         self.reason = reason
 
 
-class ODESolution(NamedTuple):
+class ODESolution(eqx.Module):
     """`ys`: the state at every time of `alpha` (leading axis T); `result`: diffrax's outcome code;
     `num_steps`: accepted plus rejected solver steps."""
 

@@ -4,7 +4,7 @@ Student `c_K sum_i v_i g(x_i)`, teacher `c_M sum_n A_n g(y_n)`, isotropic Gaussi
 `alpha = steps / N`, `N -> infinity`. Write all K + M local fields as `u = (x_1..x_K, y_1..y_M)`
 with covariance `C = [[Q, R], [R^T, T]]`, and the effective second layers as one vector
 `w = (c_K v, -c_M A)`, so that the error signal is `delta = -sum_c w_c g(u_c)`. Then
-(`shared/theory/rosenow.md` section 1.3, checked against Goldt's nn2pp):
+(Goldt et al., arXiv 1906.08632; checked against SGD in `tests/test_theory_scm.py`):
 
     dR_in/dalpha = -eta w_i sum_c w_c I3(i, n, c)
     dQ_ik/dalpha = -eta w_i sum_c w_c I3(i, k, c) - eta w_k sum_c w_c I3(k, i, c)
@@ -19,8 +19,8 @@ Cost: the `I4` term has `K^2 (K+M)^2` entries; it is symmetric under `i <-> k` a
 only `i <= k`, `c <= d` are evaluated (a factor of about 4 fewer arcsines).
 """
 
+import abc
 import functools
-from typing import NamedTuple
 
 import equinox as eqx
 import jax
@@ -37,7 +37,7 @@ from ._driver import solve_ode
 __all__ = ["AbstractTwoLayerODE", "SCMArgs", "SCMState", "SoftCommitteeODE", "solve_soft_committee"]
 
 
-class SCMState(NamedTuple):
+class SCMState(eqx.Module):
     """`q` (K, K), `r` (K, M), `v` (K,): the order parameters and the student's second layer."""
 
     q: Float[Array, "K K"]
@@ -45,7 +45,7 @@ class SCMState(NamedTuple):
     v: Float[Array, " K"]
 
 
-class SCMArgs(NamedTuple):
+class SCMArgs(eqx.Module):
     """Parameters of the ODE; all are traced, so they can be swept (vmap) and differentiated.
 
     `learning_rate` eta, `second_layer_rate` eta_v, `t` the teacher overlaps (M, M),
@@ -110,7 +110,7 @@ def _i4_entries(cov: Array, ik: np.ndarray, cd: np.ndarray) -> tuple[Array, ...]
 class AbstractTwoLayerODE(eqx.Module):
     """Shared parts of the order-parameter ODEs of two-layer networks (isotropic and eigen-resolved).
 
-    **Arguments:**
+    Final subclasses are diffrax vector fields, `ode(alpha, state, args)`, with the fields:
 
     - `activation`: shared by student and teacher; needs closed-form `I2`, `I3`, `I4`, `J2`
       (erf, linear).
@@ -119,12 +119,20 @@ class AbstractTwoLayerODE(eqx.Module):
     - `train_second_layer`: whether `v` evolves.
     """
 
-    activation: AbstractActivation
-    student_hidden: int = eqx.field(static=True)
-    teacher_hidden: int = eqx.field(static=True)
-    student_output: str = eqx.field(static=True, default="sum")
-    teacher_output: str = eqx.field(static=True, default="sum")
-    train_second_layer: bool = eqx.field(static=True, default=False)
+    activation: eqx.AbstractVar[AbstractActivation]
+    student_hidden: eqx.AbstractVar[int]
+    teacher_hidden: eqx.AbstractVar[int]
+    student_output: eqx.AbstractVar[str]
+    teacher_output: eqx.AbstractVar[str]
+    train_second_layer: eqx.AbstractVar[bool]
+
+    @abc.abstractmethod
+    def __call__(self, alpha, state, args):
+        """The drift of the state."""
+
+    @abc.abstractmethod
+    def generalisation_error(self, state, args) -> Float[Array, ""]:
+        """`eps_g` of a state (including the noise variance / 2)."""
 
     def __check_init__(self):
         missing = {"i2", "i3", "i4", "j2"} - self.activation.closed_forms
@@ -168,6 +176,13 @@ class SoftCommitteeODE(AbstractTwoLayerODE):
     Call it as a diffrax vector field, `ode(alpha, state, args)` with an `SCMState` and `SCMArgs`;
     the fields are those of `AbstractTwoLayerODE`.
     """
+
+    activation: AbstractActivation
+    student_hidden: int = eqx.field(static=True)
+    teacher_hidden: int = eqx.field(static=True)
+    student_output: str = eqx.field(static=True, default="sum")
+    teacher_output: str = eqx.field(static=True, default="sum")
+    train_second_layer: bool = eqx.field(static=True, default=False)
 
     def __call__(self, alpha, state: SCMState, args: SCMArgs) -> SCMState:
         k, m = self.student_hidden, self.teacher_hidden
