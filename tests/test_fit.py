@@ -2,6 +2,7 @@
 rate, a broken power law's two exponents and break, flat directions reported, degenerate data
 refused, the power-law window found, and `scalinglaws fit` writing fit.json."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,7 +10,15 @@ import pytest
 
 from scalinglaws.cli import main
 from scalinglaws.experiment import load_results
-from scalinglaws.fit import FitError, fit_curve, sliding_exponent, steady_window, student_t_quantile
+from scalinglaws.fit import (
+    FORMS,
+    FitError,
+    Form,
+    fit_curve,
+    sliding_exponent,
+    steady_window,
+    student_t_quantile,
+)
 
 
 X = np.geomspace(1.0, 1e4, 30)
@@ -91,6 +100,35 @@ def test_one_curve_gets_curvature_intervals():
 def test_degenerate_data_raise_a_clear_error(x, y, message):
     with pytest.raises(FitError, match=message):
         fit_curve(x, y, "power_law")
+
+
+_PURE_POWER_LAW = Form(
+    "pure_power_law",
+    ("amplitude", "exponent"),
+    ("log", "log"),
+    lambda x, p: p[0] * x ** (-p[1]),
+    lambda x, y: np.array([[y[0] * x[0] ** e, e] for e in (0.3, 1.0, 2.0)]),
+)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        _PURE_POWER_LAW,  # not in FORMS
+        dataclasses.replace(FORMS["exponential"], name="power_law"),  # a built-in name, another curve
+        dataclasses.replace(FORMS["exponential"], name="broken_power_law"),  # and other parameter names
+    ],
+    ids=["new_name", "power_law_name", "broken_power_law_name"],
+)
+def test_a_custom_form_is_fitted_and_evaluated_as_given(form):
+    """`fit_curve` with a `Form` object: `Fit.curve` evaluates that form, not a built-in one looked up
+    by its name, and the record still names it."""
+    x = np.linspace(0.1, 10.0, 30) if "rate" in form.names else X
+    truth = 0.05 + 2.0 * np.exp(-0.5 * x) if "rate" in form.names else 3.0 * x**-0.6
+    fit = fit_curve(x, _noisy(truth, 4, 0.02, 5), form, bootstrap=20)
+    np.testing.assert_allclose(fit.curve(x), truth, rtol=0.05)
+    np.testing.assert_allclose(fit.curve(x), np.asarray(form(x, fit.theta)), rtol=1e-12)
+    assert fit.form == form.name and fit.to_json()["form"] == form.name and fit.form_object is form
 
 
 def test_steady_window_finds_the_power_law_regime():

@@ -49,9 +49,10 @@ class FitError(ValueError):
 
 @dataclass(frozen=True)
 class Fit:
-    """A fitted form: `params` (name -> value), `intervals` (name -> (low, high), 95 %, or None when
-    undetermined), `window` (x_min, x_max), `loss` (mean Huber loss of the log residuals), and how
-    the intervals and the window were found."""
+    """A fitted form: `form` (its name), `params` (name -> value), `intervals` (name -> (low, high),
+    95 %, or None when undetermined), `window` (x_min, x_max), `loss` (mean Huber loss of the log
+    residuals), how the intervals and the window were found, and `form_object`, the `Form` itself,
+    which `curve` evaluates (so a custom form, not in `FORMS`, is evaluated as fitted)."""
 
     form: str
     params: dict[str, float]
@@ -62,10 +63,12 @@ class Fit:
     interval_method: str = ""
     window_method: str = "full range"
     theta: np.ndarray = field(default=None, repr=False)
+    form_object: Form | None = field(default=None, repr=False)
 
     def curve(self, x: Float[ArrayLike, " T"]) -> np.ndarray:
-        """The fitted curve at `x`."""
-        form = form_from_name(self.form)
+        """The fitted curve at `x`: `form_object` at `theta` (the built-in form named `form` for a
+        `Fit` made without its form object)."""
+        form = form_from_name(self.form) if self.form_object is None else self.form_object
         return np.asarray(form(jnp.asarray(x, jnp.float64), jnp.asarray(self.theta)))
 
     def to_json(self) -> dict:
@@ -222,9 +225,10 @@ def _fit_curve(x, runs, form: Form, window, huber_delta: float, bootstrap: int, 
         flat |= sd > _SPREAD
         low, high = theta - 1.96 * sd, theta + 1.96 * sd
         method = "curvature of the loss (one curve)"
-    if form.name == "broken_power_law":
+    if {"exponent_1", "exponent_2", "break"} <= set(form.names):
         # The break is identified only when the two exponents differ: if their difference is
-        # consistent with 0, the data show one power law and no break.
+        # consistent with 0, the data show one power law and no break. (Decided by the parameter
+        # names, not the form's name: a custom form may reuse a built-in name.)
         i, j, k = (form.names.index(n) for n in ("exponent_1", "exponent_2", "break"))
         if seeds > 1 and bootstrap > 0:
             difference = samples[:, j] - samples[:, i]
@@ -254,6 +258,7 @@ def _fit_curve(x, runs, form: Form, window, huber_delta: float, bootstrap: int, 
         undetermined=tuple(n for i, n in enumerate(names) if flat[i]),
         interval_method=method,
         theta=theta,
+        form_object=form,
     )
 
 
@@ -315,7 +320,7 @@ def steady_window(
 
 def fit_run(
     arrays: dict,
-    form: str,
+    form: str | Form,
     *,
     window: tuple[float, float] | None = None,
     auto_window: bool = False,
