@@ -15,6 +15,7 @@ from scalinglaws.fit import (
     FitError,
     Form,
     fit_curve,
+    fit_run,
     sliding_exponent,
     steady_window,
     student_t_quantile,
@@ -129,6 +130,25 @@ def test_a_custom_form_is_fitted_and_evaluated_as_given(form):
     np.testing.assert_allclose(fit.curve(x), truth, rtol=0.05)
     np.testing.assert_allclose(fit.curve(x), np.asarray(form(x, fit.theta)), rtol=1e-12)
     assert fit.form == form.name and fit.to_json()["form"] == form.name and fit.form_object is form
+
+
+def test_fit_run_checks_the_variant():
+    """`fit_run`: `variant` only for a sweep, and within its variants, with messages that name no
+    config key or flag; a valid variant fits that run."""
+    alpha = np.concatenate([[0.0], X])
+    single = np.concatenate([np.ones((3, 1)), _noisy(0.01 + 2.0 * X**-0.7, 3, 0.02, 6)], axis=1)  # alpha = 0 dropped
+    sweep = np.stack([single, 2 * single])
+    with pytest.raises(FitError, match="variant 0 given, but the results hold a single run, not a sweep"):
+        fit_run({"alpha": alpha, "eps_g_sim": single}, "power_law", variant=0)
+    for variant in (2, 3, -1):
+        with pytest.raises(FitError, match=f"variant {variant} is out of range: the results hold 2 variants"):
+            fit_run({"alpha": alpha, "eps_g_sim": sweep}, "power_law", variant=variant)
+    with pytest.raises(FitError, match=r"sweep of 2 variants.*\[0, 2\)") as caught:
+        fit_run({"alpha": alpha, "eps_g_sim": sweep}, "power_law")
+    assert "fit." not in str(caught.value) and "--" not in str(caught.value)
+    fit, record = fit_run({"alpha": alpha, "eps_g_sim": sweep}, "power_law", variant=1, bootstrap=20)
+    assert record["variant"] == 1 and record["form"] == "power_law"
+    np.testing.assert_allclose(fit.params["amplitude"], 4.0, rtol=0.1)
 
 
 def test_steady_window_finds_the_power_law_regime():

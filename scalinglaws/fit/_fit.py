@@ -330,14 +330,28 @@ def fit_run(
 ) -> tuple[Fit, dict]:
     """Fit `form` to a run's arrays (`alpha`, `eps_g_sim` (S, T) or (H, S, T): then `variant` picks
     the run), within `window`, or the `steady_window` when `auto_window`. **Returns** the `Fit` and
-    its `fit.json` record."""
+    its `fit.json` record.
+
+    Raises `FitError` when there is no simulation to fit, when the results are a sweep and
+    `variant` is missing or out of range, or when `variant` is given for a single run.
+    """
     if "eps_g_sim" not in arrays or np.asarray(arrays["eps_g_sim"]).size == 0:
         raise FitError("the run has no simulation (eps_g_sim) to fit")
     alpha, eps = np.asarray(arrays["alpha"]), np.asarray(arrays["eps_g_sim"])
     if eps.ndim == 3:
-        if variant is None or not 0 <= variant < eps.shape[0]:
-            raise FitError(f"a sweep of {eps.shape[0]} runs: choose one with the variant in [0, {eps.shape[0]})")
+        variants = eps.shape[0]
+        if variant is None:
+            raise FitError(
+                f"the results hold a sweep of {variants} variants: choose one with variant in [0, {variants})"
+            )
+        if not 0 <= variant < variants:
+            raise FitError(
+                f"variant {variant} is out of range: the results hold {variants} variant{'' if variants == 1 else 's'}"
+                f" (choose one in [0, {variants}))"
+            )
         eps = eps[variant]
+    elif variant is not None:
+        raise FitError(f"variant {variant} given, but the results hold a single run, not a sweep")
     keep = alpha > 0
     x, runs = alpha[keep], eps[:, keep]
     window_method = "full range"
