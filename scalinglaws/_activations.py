@@ -17,9 +17,10 @@ Which integrals an activation has in closed form is listed in its `closed_forms`
 asking for another one raises `NotImplementedError` naming the activation and the integral.
 """
 
+import abc
 import math
 import re
-from typing import ClassVar
+from typing import ClassVar, final
 
 import equinox as eqx
 import jax.numpy as jnp
@@ -54,18 +55,22 @@ def _check_cov(cov: ArrayLike, n: int, what: str) -> Array:
 class AbstractActivation(eqx.Module):
     """An activation function `g` with its derivative and its Gaussian integrals.
 
-    Subclasses implement `__call__` and `derivative`, set `name`, and list in `closed_forms`
-    the integrals (`"i2"`, `"j2"`, `"i3"`, `"i4"`) they provide in closed form.
+    Abstract: subclasses must implement `__call__` and `derivative` and set `name` (a class
+    variable), or they cannot be instantiated (`TypeError`, as for `AbstractActivation` itself).
+    They list in `closed_forms` the integrals (`"i2"`, `"j2"`, `"i3"`, `"i4"`) they provide in
+    closed form; the others raise `NotImplementedError` naming the activation and the integral.
     """
 
-    name: ClassVar[str]
+    name: eqx.AbstractClassVar[str]
     closed_forms: ClassVar[frozenset[str]] = frozenset()
 
+    @abc.abstractmethod
     def __call__(self, x: Float[ArrayLike, "*shape"]) -> Float[Array, "*shape"]:
-        raise NotImplementedError
+        """`g(x)`, elementwise."""
 
+    @abc.abstractmethod
     def derivative(self, x: Float[ArrayLike, "*shape"]) -> Float[Array, "*shape"]:
-        raise NotImplementedError
+        """`g'(x)`, elementwise."""
 
     def _missing(self, integral: str) -> NotImplementedError:
         return NotImplementedError(
@@ -104,6 +109,7 @@ class AbstractActivation(eqx.Module):
         raise self._missing("i4")
 
 
+@final
 class Erf(AbstractActivation):
     r"""`g(x) = erf(x / sqrt(2))`, the soft committee machine's activation.
 
@@ -149,6 +155,7 @@ class Erf(AbstractActivation):
         return (4.0 / math.pi**2) / jnp.sqrt(lam4) * arcsin(lam0 / jnp.sqrt(lam1 * lam2))
 
 
+@final
 class Linear(AbstractActivation):
     """`g(x) = x`. `I2 = C12`, `J2 = 1`, `I3 = C23`, `I4 = C34`."""
 
@@ -175,6 +182,7 @@ class Linear(AbstractActivation):
         return jnp.broadcast_arrays(c11, c12, c13, c14, c22, c23, c24, c33, c34, c44)[8]
 
 
+@final
 class ReLU(AbstractActivation):
     """`g(x) = max(x, 0)`, `g'(x) = 1[x > 0]`.
 
@@ -209,6 +217,7 @@ class ReLU(AbstractActivation):
         return (math.pi - theta) / (2 * math.pi)
 
 
+@final
 class Tanh(AbstractActivation):
     """`g(x) = tanh(x)`. No closed-form integrals: generalisation errors come from Monte Carlo."""
 
@@ -232,6 +241,7 @@ def _hermite_e(degree: int, x: Array) -> Array:
     return cur
 
 
+@final
 class Hermite(AbstractActivation):
     """Normalised Hermite polynomial `g(x) = h_k(x) = He_k(x) / sqrt(k!)`.
 

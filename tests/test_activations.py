@@ -97,6 +97,33 @@ def test_missing_integral_and_bad_shapes_raise_clear_errors():
     assert sl.activation_from_name("hermite3") == sl.Hermite(3)
 
 
+def test_the_abstract_activation_cannot_be_instantiated():
+    """`AbstractActivation` is abstract, and so is a subclass missing `derivative` or `name`; every
+    concrete activation instantiates."""
+    with pytest.raises(TypeError, match="abstract"):
+        sl.AbstractActivation()
+
+    class NoDerivative(sl.AbstractActivation):
+        name = "no_derivative"
+
+        def __call__(self, x):
+            return jnp.asarray(x)
+
+    class NoName(sl.AbstractActivation):
+        def __call__(self, x):
+            return jnp.asarray(x)
+
+        def derivative(self, x):
+            return jnp.ones_like(jnp.asarray(x))
+
+    with pytest.raises(TypeError, match="derivative"):
+        NoDerivative()
+    with pytest.raises(TypeError, match="name"):
+        NoName()
+    for g in (sl.Erf(), sl.Linear(), sl.ReLU(), sl.Tanh(), sl.Hermite(2)):
+        assert isinstance(g, sl.AbstractActivation) and np.isfinite(float(g(0.5))) and g.name
+
+
 def test_fast_arcsin_is_accurate_to_rounding():
     from scalinglaws._special import arcsin
 

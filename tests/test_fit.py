@@ -2,6 +2,7 @@
 rate, a broken power law's two exponents and break, flat directions reported, degenerate data
 refused, the power-law window found, and `scalinglaws fit` writing fit.json."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,7 +10,16 @@ import pytest
 
 from scalinglaws.cli import main
 from scalinglaws.experiment import load_results
-from scalinglaws.fit import FitError, fit_curve, sliding_exponent, steady_window, student_t_quantile
+from scalinglaws.fit import (
+    FORMS,
+    FitError,
+    Form,
+    fit_curve,
+    fit_run,
+    sliding_exponent,
+    steady_window,
+    student_t_quantile,
+)
 
 
 X = np.geomspace(1.0, 1e4, 30)
@@ -91,6 +101,54 @@ def test_one_curve_gets_curvature_intervals():
 def test_degenerate_data_raise_a_clear_error(x, y, message):
     with pytest.raises(FitError, match=message):
         fit_curve(x, y, "power_law")
+
+
+_PURE_POWER_LAW = Form(
+    "pure_power_law",
+    ("amplitude", "exponent"),
+    ("log", "log"),
+    lambda x, p: p[0] * x ** (-p[1]),
+    lambda x, y: np.array([[y[0] * x[0] ** e, e] for e in (0.3, 1.0, 2.0)]),
+)
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        _PURE_POWER_LAW,  # not in FORMS
+        dataclasses.replace(FORMS["exponential"], name="power_law"),  # a built-in name, another curve
+        dataclasses.replace(FORMS["exponential"], name="broken_power_law"),  # and other parameter names
+    ],
+    ids=["new_name", "power_law_name", "broken_power_law_name"],
+)
+def test_a_custom_form_is_fitted_and_evaluated_as_given(form):
+    """`fit_curve` with a `Form` object: `Fit.curve` evaluates that form, not a built-in one looked up
+    by its name, and the record still names it."""
+    x = np.linspace(0.1, 10.0, 30) if "rate" in form.names else X
+    truth = 0.05 + 2.0 * np.exp(-0.5 * x) if "rate" in form.names else 3.0 * x**-0.6
+    fit = fit_curve(x, _noisy(truth, 4, 0.02, 5), form, bootstrap=20)
+    np.testing.assert_allclose(fit.curve(x), truth, rtol=0.05)
+    np.testing.assert_allclose(fit.curve(x), np.asarray(form(x, fit.theta)), rtol=1e-12)
+    assert fit.form == form.name and fit.to_json()["form"] == form.name and fit.form_object is form
+
+
+def test_fit_run_checks_the_variant():
+    """`fit_run`: `variant` only for a sweep, and within its variants, with messages that name no
+    config key or flag; a valid variant fits that run."""
+    alpha = np.concatenate([[0.0], X])
+    single = np.concatenate([np.ones((3, 1)), _noisy(0.01 + 2.0 * X**-0.7, 3, 0.02, 6)], axis=1)  # alpha = 0 dropped
+    sweep = np.stack([single, 2 * single])
+    with pytest.raises(FitError, match="variant 0 given, but the results hold a single run, not a sweep"):
+        fit_run({"alpha": alpha, "eps_g_sim": single}, "power_law", variant=0)
+    for variant in (2, 3, -1):
+        with pytest.raises(FitError, match=f"variant {variant} is out of range: the results hold 2 variants"):
+            fit_run({"alpha": alpha, "eps_g_sim": sweep}, "power_law", variant=variant)
+    with pytest.raises(FitError, match=r"sweep of 2 variants.*\[0, 2\)") as caught:
+        fit_run({"alpha": alpha, "eps_g_sim": sweep}, "power_law")
+    assert "fit." not in str(caught.value) and "--" not in str(caught.value)
+    fit, record = fit_run({"alpha": alpha, "eps_g_sim": sweep}, "power_law", variant=1, bootstrap=20)
+    assert record["variant"] == 1 and record["form"] == "power_law"
+    np.testing.assert_allclose(fit.params["amplitude"], 4.0, rtol=0.1)
 
 
 def test_steady_window_finds_the_power_law_regime():

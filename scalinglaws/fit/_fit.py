@@ -49,9 +49,10 @@ class FitError(ValueError):
 
 @dataclass(frozen=True)
 class Fit:
-    """A fitted form: `params` (name -> value), `intervals` (name -> (low, high), 95 %, or None when
-    undetermined), `window` (x_min, x_max), `loss` (mean Huber loss of the log residuals), and how
-    the intervals and the window were found."""
+    """A fitted form: `form` (its name), `params` (name -> value), `intervals` (name -> (low, high),
+    95 %, or None when undetermined), `window` (x_min, x_max), `loss` (mean Huber loss of the log
+    residuals), how the intervals and the window were found, and `form_object`, the `Form` itself,
+    which `curve` evaluates (so a custom form, not in `FORMS`, is evaluated as fitted)."""
 
     form: str
     params: dict[str, float]
@@ -62,10 +63,12 @@ class Fit:
     interval_method: str = ""
     window_method: str = "full range"
     theta: np.ndarray = field(default=None, repr=False)
+    form_object: Form | None = field(default=None, repr=False)
 
     def curve(self, x: Float[ArrayLike, " T"]) -> np.ndarray:
-        """The fitted curve at `x`."""
-        form = form_from_name(self.form)
+        """The fitted curve at `x`: `form_object` at `theta` (the built-in form named `form` for a
+        `Fit` made without its form object)."""
+        form = form_from_name(self.form) if self.form_object is None else self.form_object
         return np.asarray(form(jnp.asarray(x, jnp.float64), jnp.asarray(self.theta)))
 
     def to_json(self) -> dict:
@@ -222,9 +225,10 @@ def _fit_curve(x, runs, form: Form, window, huber_delta: float, bootstrap: int, 
         flat |= sd > _SPREAD
         low, high = theta - 1.96 * sd, theta + 1.96 * sd
         method = "curvature of the loss (one curve)"
-    if form.name == "broken_power_law":
+    if {"exponent_1", "exponent_2", "break"} <= set(form.names):
         # The break is identified only when the two exponents differ: if their difference is
-        # consistent with 0, the data show one power law and no break.
+        # consistent with 0, the data show one power law and no break. (Decided by the parameter
+        # names, not the form's name: a custom form may reuse a built-in name.)
         i, j, k = (form.names.index(n) for n in ("exponent_1", "exponent_2", "break"))
         if seeds > 1 and bootstrap > 0:
             difference = samples[:, j] - samples[:, i]
@@ -254,6 +258,7 @@ def _fit_curve(x, runs, form: Form, window, huber_delta: float, bootstrap: int, 
         undetermined=tuple(n for i, n in enumerate(names) if flat[i]),
         interval_method=method,
         theta=theta,
+        form_object=form,
     )
 
 
@@ -315,7 +320,7 @@ def steady_window(
 
 def fit_run(
     arrays: dict,
-    form: str,
+    form: str | Form,
     *,
     window: tuple[float, float] | None = None,
     auto_window: bool = False,
@@ -325,14 +330,28 @@ def fit_run(
 ) -> tuple[Fit, dict]:
     """Fit `form` to a run's arrays (`alpha`, `eps_g_sim` (S, T) or (H, S, T): then `variant` picks
     the run), within `window`, or the `steady_window` when `auto_window`. **Returns** the `Fit` and
-    its `fit.json` record."""
+    its `fit.json` record.
+
+    Raises `FitError` when there is no simulation to fit, when the results are a sweep and
+    `variant` is missing or out of range, or when `variant` is given for a single run.
+    """
     if "eps_g_sim" not in arrays or np.asarray(arrays["eps_g_sim"]).size == 0:
         raise FitError("the run has no simulation (eps_g_sim) to fit")
     alpha, eps = np.asarray(arrays["alpha"]), np.asarray(arrays["eps_g_sim"])
     if eps.ndim == 3:
-        if variant is None or not 0 <= variant < eps.shape[0]:
-            raise FitError(f"a sweep of {eps.shape[0]} runs: choose one with the variant in [0, {eps.shape[0]})")
+        variants = eps.shape[0]
+        if variant is None:
+            raise FitError(
+                f"the results hold a sweep of {variants} variants: choose one with variant in [0, {variants})"
+            )
+        if not 0 <= variant < variants:
+            raise FitError(
+                f"variant {variant} is out of range: the results hold {variants} variant{'' if variants == 1 else 's'}"
+                f" (choose one in [0, {variants}))"
+            )
         eps = eps[variant]
+    elif variant is not None:
+        raise FitError(f"variant {variant} given, but the results hold a single run, not a sweep")
     keep = alpha > 0
     x, runs = alpha[keep], eps[:, keep]
     window_method = "full range"
