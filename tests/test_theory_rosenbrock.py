@@ -88,7 +88,7 @@ def test_structured_block_solve_equals_the_dense_solve():
     dense_solve = jax.jit(lambda c: dense_factorise(ode)(0.0, state, args, c)(rhs))
     for c in (0.01, 0.7, 25.0):
         structured, dense = structured_solve(c), dense_solve(c)
-        for a, b in zip(structured, dense):
+        for a, b in zip(jax.tree.leaves(structured), jax.tree.leaves(dense)):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
