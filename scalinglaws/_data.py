@@ -10,7 +10,7 @@ so a diagonal `Sigma` loses no generality.
 Power-law spectra follow `lambda_l = lambda_+ l^-(1 + beta)`, normalised either so that
 `Tr(Sigma)/N = (1/L) sum_l lambda_l = 1` (`normalisation="trace"`, the project's default) or so
 that `lambda_1 = 1` (`normalisation="top"`). The paper's own convention is unconfirmed
-(`shared/theory/rosenow.md`, PDF-CHECK-2/3), hence the option.
+(its text could not be checked here), hence the option.
 """
 
 from typing import Literal

@@ -8,12 +8,12 @@ fields of covariance `C = [[Q, R], [R^T, T]]` (Saad & Solla 1995; Goldt et al. 2
 
 where `v`, `A` are the effective second layers (output scaling included), `I2(X)_ab = I2` of the
 2x2 covariance `[[C_aa, C_ab], [C_ab, C_bb]]`, and `sigma` is the teacher's output-noise standard
-deviation (the noise term is included, as in `shared/DESIGN.md`). For an anisotropic input
+deviation (the noise term is included, as the README's "Conventions" state). For an anisotropic input
 covariance `Sigma`, `Q, R, T` are the field covariances `W Sigma W^T / N` etc. For erf this is the
 familiar `(1/pi) sum arcsin(...)` form; for a linear activation `1/2 (v^T Q v - 2 v^T R A + A^T T A)`.
 
 Evaluate it in float64: in float32 the closed form loses all digits once the student is close
-to the teacher (`shared/PERFORMANCE.md`).
+to the teacher.
 """
 
 import jax.numpy as jnp

@@ -14,6 +14,25 @@ def _positive(y: np.ndarray) -> np.ndarray:
     return np.where(y > 0, y, np.nan)
 
 
+def _variant_labels(arrays: Mapping[str, np.ndarray]):
+    """The swept values of a run (None when it is no sweep) and their legend labels."""
+    for name, symbol in (("learning_rate", "eta"), ("distinct_eigenvalues", "L"), ("hidden", "K")):
+        if name in arrays:
+            values = arrays[name]
+            return values, [f"{symbol} = {value:g}" for value in values]
+    return None, []
+
+
+def _stationary_levels(ax, stationary, colors: list[str]) -> None:
+    """A random-feature run's stationary errors ((S,) or (H, S)) as dotted levels (seed means)."""
+    if stationary is None:
+        return
+    levels = np.atleast_2d(np.asarray(stationary, np.float64))
+    for h, level in enumerate(levels):
+        if np.all(np.isfinite(level)):
+            ax.axhline(level.mean(), color=colors[h % len(colors)], ls=":", lw=1.0)
+
+
 def learning_curve_figure(
     arrays: Mapping[str, np.ndarray], title: str = "", theory_floor: float = 0.0, fit=None, fit_label: str = ""
 ) -> Figure:
@@ -36,15 +55,7 @@ def learning_curve_figure(
     ax = fig.subplots()
     sim = arrays.get("eps_g_sim")
     theory = arrays.get("eps_g_theory")
-    rates = arrays.get("learning_rate")
-    if rates is None and "distinct_eigenvalues" in arrays:
-        rates = arrays["distinct_eigenvalues"]
-        labels = [f"L = {value:g}" for value in rates]
-    elif rates is None and "hidden" in arrays:
-        rates = arrays["hidden"]
-        labels = [f"K = {value:g}" for value in rates]
-    else:
-        labels = [] if rates is None else [f"eta = {value:g}" for value in rates]
+    rates, labels = _variant_labels(arrays)
     n_curves = 1 if rates is None else len(rates)
     colors = [f"C{i % 10}" for i in range(n_curves)]
     shown_values = []  # every finite positive value drawn, to tell an empty figure
@@ -76,12 +87,7 @@ def learning_curve_figure(
             ax.plot(
                 alpha[shown], _positive(curve)[shown], color=colors[h], ls="--", lw=1.4, label=f"theory {label}".strip()
             )
-    stationary = arrays.get("eps_g_stationary")
-    if stationary is not None:
-        levels = np.atleast_2d(np.asarray(stationary, np.float64))
-        for h, level in enumerate(levels):
-            if np.all(np.isfinite(level)):
-                ax.axhline(level.mean(), color=colors[h % n_curves], ls=":", lw=1.0)
+    _stationary_levels(ax, arrays.get("eps_g_stationary"), colors)
     if fit is not None:
         xs = np.geomspace(*fit.window, 200)
         ax.plot(xs, fit.curve(xs), color="k", ls="-.", lw=1.4, label=f"fit: {fit.form}{fit_label}")

@@ -178,14 +178,6 @@ def _command_fit(args) -> int:
                     arrays = load_results(directory)
                 except (OSError, ValueError) as error:
                     return _error(f"DIR: cannot read {directory / 'results.npz'}: {error}")
-                variants = (
-                    arrays["eps_g_sim"].shape[0] if "eps_g_sim" in arrays and arrays["eps_g_sim"].ndim == 3 else 1
-                )
-                if args.variant is not None and (variants == 1 or args.variant >= variants):
-                    return _error(
-                        f"--variant: {directory} holds {variants} run(s): "
-                        + ("give --variant only for a sweep" if variants == 1 else f"choose one in [0, {variants})")
-                    )
                 try:
                     fit, fitted = fit_run(
                         arrays,
@@ -196,8 +188,8 @@ def _command_fit(args) -> int:
                         bootstrap=args.bootstrap,
                         variant=args.variant,
                     )
-                except ValueError as error:  # FitError: data that cannot be fitted
-                    return _error(f"fit: {error}")
+                except ValueError as error:  # FitError: data that cannot be fitted, or a bad variant
+                    return _error(f"{'--variant' if 'variant' in str(error) else 'fit'}: {error}")
                 label = "" if args.variant is None else f" (variant {args.variant})"
                 summary = dict(record.summary)
                 summary["fits"] = dict(summary.get("fits") or {})

@@ -162,7 +162,7 @@ activation = "relu"
 }
 CONFIGS["spectrum_sweep"] = CONFIGS["spectrum_sweep"].replace("\n[teacher.activation]\n", "\n")
 CONFIGS["spectrum_sweep"] = CONFIGS["spectrum_sweep"].replace(
-    '[teacher]\nhidden = 1\n', '[teacher]\nhidden = 1\nactivation = "linear"\n'
+    "[teacher]\nhidden = 1\n", '[teacher]\nhidden = 1\nactivation = "linear"\n'
 )
 
 # Summary fields that carry numbers or labels of the physics (not timings or versions).

@@ -224,5 +224,3 @@ KEYS: dict[str, dict[str, Key]] = {
         ),
     },
 }
-
-

@@ -89,17 +89,22 @@ def _axes(setup: Setup) -> dict[str, np.ndarray]:
     return arrays
 
 
+def _by_variant(setup: Setup, sims: list[Simulation], name: str) -> np.ndarray:
+    """`name` (leading axis H) of the simulations of every group of variants, in variant order."""
+    order = np.concatenate(setup.variants.groups())
+    return np.concatenate([getattr(sim, name) for sim in sims])[np.argsort(order)]
+
+
 def _simulation_arrays(setup: Setup, sims: list[Simulation], per_run) -> dict[str, np.ndarray]:
     """The simulations' arrays under the names of the results contract (README). With several
     groups of variants (a sweep over K), only the arrays that do not depend on K."""
-    eps = np.concatenate([sim.eps_g for sim in sims])
     sim = sims[0]
     arrays = {
         "steps": sim.steps,
-        "eps_g_sim": per_run(eps),
+        "eps_g_sim": per_run(_by_variant(setup, sims, "eps_g")),
         "T_sim": sim.t,
         "A_teacher": sim.teacher_second_layer,
-        "diverged_alpha": per_run(np.concatenate([s.diverged_alpha for s in sims])),
+        "diverged_alpha": per_run(_by_variant(setup, sims, "diverged_alpha")),
     }
     if len(sims) > 1:
         return arrays
@@ -115,13 +120,13 @@ def _simulation_arrays(setup: Setup, sims: list[Simulation], per_run) -> dict[st
 def _simulate(setup: Setup, progress, per_run, summary: dict, diverged: list[str]) -> dict[str, np.ndarray]:
     """Train with the setup's learner; raises `Diverged` before any theory when asked to stop."""
     sims = setup.learner.run(setup, progress=progress)
-    diverged_alpha = np.concatenate([sim.diverged_alpha for sim in sims])
+    diverged_alpha = _by_variant(setup, sims, "diverged_alpha")
     diverged.extend(divergence_lines(diverged_alpha, setup.variants.labels))
     if diverged and setup.stop_on_divergence:
         raise Diverged("; ".join(diverged))  # before the theory: nothing will be written
     run_seconds = sum(sim.run_seconds for sim in sims)
     seed_steps = setup.variants.size * setup.seeds * int(setup.grid.steps[-1])
-    eps = np.concatenate([sim.eps_g for sim in sims])
+    eps = _by_variant(setup, sims, "eps_g")
     summary.update(
         eps_g_method=sims[0].eps_g_method,
         compile_seconds=round(sum(sim.compile_seconds for sim in sims), 3),

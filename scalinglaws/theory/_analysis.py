@@ -27,7 +27,6 @@ to the slowest, to fill: the plateau shortens as L grows and vanishes once the e
 the curve reaches it (measured in `experiments/plateau_length.py`).
 """
 
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp

@@ -4,7 +4,7 @@ With `g(x) = x` the student is the linear map `w = c_K sum_i v_i J_i` and the te
 `w* = c_M sum_n A_n B_n`. One SGD step moves every `J_i` by `(eta / sqrt N) c_K v_i delta x`, so
 `w` moves by `kappa (eta / sqrt N) delta x` with `kappa = c_K^2 |v|^2` (`= K` for the plain SCM).
 For the block errors `e_l = (w - w*) P_l (w - w*) / N` this gives, as `N -> infinity`
-(Worschech & Rosenow, arXiv 2410.09005; `shared/theory/rosenow.md` section 2.5, derived there):
+(Worschech & Rosenow, arXiv 2410.09005; derived here, tested in `tests/test_theory_linear.py`):
 
     de_l/dalpha = -2 kappa eta lambda_l e_l + kappa^2 eta^2 (lambda_l / L) [sum_l' lambda_l' e_l' + sigma^2],
     eps_g = 1/2 sum_l lambda_l e_l + sigma^2 / 2.

@@ -8,7 +8,7 @@ feature covariance, the feature-teacher overlaps and the teacher's self-overlap
 
 (the activation's closed-form `I2` on the actual overlaps `W W^T / N`, `W B^T / N`, `B B^T / N`),
 the error of a readout is the quadratic `eps_g(a) = 1/2 [c_K^2 a^T C a - 2 c_K a^T b + tau]`, and
-online SGD drifts towards its minimum `a* = C^-1 b / c_K` (`shared/theory/rosenow.md` section 3.2).
+online SGD drifts towards its minimum `a* = C^-1 b / c_K` (Worschech & Rosenow, arXiv 2303.14083).
 As eta -> 0 the error therefore tends, exactly at finite N, to
 
     eps_inf = 1/2 [tau - b^T C^-1 b]                                  (`rf_asymptotic_error`).
