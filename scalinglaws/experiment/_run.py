@@ -6,9 +6,9 @@ import platform
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import numpy as np
 
@@ -27,15 +27,14 @@ class Diverged(RuntimeError):
     """A simulation diverged (NaN or blow-up); the message names the runs and the alpha."""
 
 
-@dataclass
-class Results:
+class Results(eqx.Module):
     """What a run produces: the arrays of `results.npz` and the fields of `summary.json`; `path` the
     run directory it was written to or served from (None when not written), `cached` whether it
     was served from there without computing, and `note` what was found there (e.g. why it was
     recomputed)."""
 
     arrays: dict[str, np.ndarray]
-    summary: dict = field(default_factory=dict)
+    summary: dict = eqx.field(default_factory=dict)
     path: Path | None = None
     cached: bool = False
     note: str | None = None

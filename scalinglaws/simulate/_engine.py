@@ -40,8 +40,7 @@ __all__ = ["Simulation", "auto_chunk_size", "initial_networks", "simulate"]
 _TEST_SET_STREAM = 0xFFFFFFFF  # fold_in index of the Monte Carlo test set; seeds use 0, 1, ...
 
 
-@dataclass(frozen=True)
-class Simulation:
+class Simulation(eqx.Module):
     """The recorded observables of a simulation (NumPy arrays, float64 order parameters).
 
     Axes: `H` variants (learning rates or spectra), `S` seeds, `T` recording times, `L`

@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._observables import overlaps
 from .._setup import Networks, Setup, TwoLayerStudentSpec
 from .._sharding import shard_leading_axis
 from ._abstract import AbstractTheory, Trajectory, lanes, masked
@@ -68,8 +69,7 @@ class _AbstractOrderParameterTheory(AbstractTheory):
         if self.blocks:
             qb, rb, tb = (np.asarray(overlap(x, y)) for x, y in ((w, w), (w, b), (b, b)))
             blocks = dict(q_blocks=qb, r_blocks=rb, t_blocks=tb)
-        n = setup.input_dim
-        q, r, t = (np.asarray(jnp.einsum("skn,sln->skl", x, y) / n) for x, y in ((w, w), (w, b), (b, b)))
+        q, r, t = (np.asarray(jax.vmap(overlaps)(x, y)) for x, y in ((w, w), (w, b), (b, b)))
         v = np.asarray(net.students.second, np.float64)
         return InitialOverlaps(q, r, t, v, np.asarray(net.teachers.second, np.float64), **blocks)
 
