@@ -131,3 +131,16 @@ def test_docstrings_cite_files_inside_the_repository():
             assert (root / "tests" / cited).exists(), f"{path.name} cites tests/{cited}"
         for cited in {part.split("`")[0] for part in text.split("`benchmarks/")[1:]}:
             assert (root / "benchmarks" / cited).exists(), f"{path.name} cites benchmarks/{cited}"
+
+
+def test_the_library_entry_point_runs_once_and_then_serves_its_cache(tiny, tmp_path):
+    from scalinglaws import experiment
+
+    calls = []
+    first = experiment.run(tiny, tmp_path / "run", before_compute=lambda estimate, note: calls.append(note))
+    again = experiment.run(tiny, tmp_path / "run", before_compute=lambda estimate, note: calls.append(note))
+    assert calls == [None] and not first.cached and again.cached and again.path == tmp_path / "run"
+    assert sorted(first.arrays) == sorted(again.arrays)
+    for name, values in first.arrays.items():
+        np.testing.assert_array_equal(values, again.arrays[name], err_msg=name)
+    assert again.summary["config_hash"] == first.summary["config_hash"]
