@@ -181,7 +181,7 @@ def run_experiment(
             trajectory = theory.solve(setup, theory.initial_state(setup, setup.networks()))
         except TheoryError as error:
             if setup.seeds == 0:
-                raise TheoryError(theory_advice(error)) from error
+                raise TheoryError(theory_advice(error), error.reason) from error
             # Keep the simulation: the run is written without theory arrays and says why.
             summary["theory"] = f"failed: {theory_advice(error)}"
             summary["theory_failed"] = True
