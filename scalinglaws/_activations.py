@@ -86,7 +86,7 @@ class AbstractActivation(eqx.Module):
         """`E[g'(u_1) g'(u_2)]` for fields with covariance `cov`."""
         raise self._missing("j2")
 
-    def i3(self, cov: Float[ArrayLike, "*batch 3 3"]) -> Float[Array, " *batch"]:
+    def i3(self, cov: Float[ArrayLike, "*batch n n"]) -> Float[Array, " *batch"]:
         """`E[g'(u_1) u_2 g(u_3)]` for fields with covariance `cov`."""
         c = _check_cov(cov, 3, "i3")
         return self.i3_entries(c[..., 0, 0], c[..., 0, 1], c[..., 0, 2], c[..., 1, 2], c[..., 2, 2])
@@ -96,7 +96,7 @@ class AbstractActivation(eqx.Module):
         against each other."""
         raise self._missing("i3")
 
-    def i4(self, cov: Float[ArrayLike, "*batch 4 4"]) -> Float[Array, " *batch"]:
+    def i4(self, cov: Float[ArrayLike, "*batch n n"]) -> Float[Array, " *batch"]:
         """`E[g'(u_1) g'(u_2) g(u_3) g(u_4)]` for fields with covariance `cov`."""
         c = _check_cov(cov, 4, "i4")
         return self.i4_entries(*(c[..., p, q] for p, q in _UPPER4))

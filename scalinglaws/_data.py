@@ -13,13 +13,11 @@ that `lambda_1 = 1` (`normalisation="top"`). The paper's own convention is uncon
 (its text could not be checked here), hence the option.
 """
 
-from typing import Literal
-
 import equinox as eqx
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 
 __all__ = ["GaussianData", "isotropic", "power_law"]
@@ -82,14 +80,14 @@ class GaussianData(eqx.Module):
         scale = jnp.sqrt(self.diagonal()).astype(dtype)
         return z * scale.reshape((1,) * len(shape) + (self.input_dim,))
 
-    def block_overlaps(self, a: Float[Array, "P N"], b: Float[Array, "Q N"]) -> Float[Array, "L P Q"]:
+    def block_overlaps(self, a: Float[ArrayLike, "P N"], b: Float[ArrayLike, "Q N"]) -> Float[Array, "L P Q"]:
         """Eigen-block overlaps `a P_l b^T / N` for every block `l`, shape `(L, P, Q)`."""
         n, blocks = self.input_dim, self.distinct
         a = a.reshape(a.shape[0], blocks, self.block_size)
         b = b.reshape(b.shape[0], blocks, self.block_size)
         return jnp.einsum("pls,qls->lpq", a, b) / n
 
-    def field_covariance(self, a: Float[Array, "P N"], b: Float[Array, "Q N"]) -> Float[Array, "P Q"]:
+    def field_covariance(self, a: Float[ArrayLike, "P N"], b: Float[ArrayLike, "Q N"]) -> Float[Array, "P Q"]:
         """Covariance of the local fields `a x / sqrt(N)` and `b x / sqrt(N)`: `a Sigma b^T / N`."""
         if self.distinct == 1:
             return self.eigenvalues[0].astype(a.dtype) * (a @ b.T) / self.input_dim
@@ -105,7 +103,7 @@ def power_law(
     input_dim: int,
     exponent: float,
     distinct: int | None = None,
-    normalisation: Literal["trace", "top"] = "trace",
+    normalisation: str = "trace",
 ) -> GaussianData:
     """Power-law spectrum `lambda_l = lambda_+ l^-(1+exponent)`, `l = 1..L`, each of multiplicity `N/L`.
 

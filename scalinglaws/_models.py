@@ -35,7 +35,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._activations import AbstractActivation
 from ._error import generalisation_error
@@ -70,8 +70,8 @@ def output_scale(output: str, hidden: int) -> float:
 class LearningRates(eqx.Module):
     """`first`: `eta` (first layer, or the random-feature readout); `second`: `eta_v` (second layer)."""
 
-    first: Float[Array, ""]
-    second: Float[Array, ""]
+    first: Float[ArrayLike, "*batch"]
+    second: Float[ArrayLike, "*batch"]
 
 
 # How a chunk of inputs is stepped through: `step(students, x, y, rates)` over the H variants.
@@ -158,7 +158,7 @@ class TwoLayerNetwork(AbstractStudent):
         first,
         second,
         activation: AbstractActivation,
-        output: OutputScaling = "sum",
+        output: str = "sum",
         visible: int | None = None,
     ):
         first = jnp.asarray(first)

@@ -20,9 +20,9 @@ class Key:
     default: Any
     doc: str
     choices: tuple[str, ...] = ()
-    minimum: float | None = None
+    minimum: int | float | None = None
     exclusive: bool = False  # minimum is exclusive
-    maximum: float | None = None  # inclusive; every size has one, and every float must be finite
+    maximum: int | float | None = None  # inclusive; every size has one, and every float must be finite
     check: Callable[[Any], str | None] | None = None
     optional: bool = False  # None (key absent) is allowed
 

@@ -48,7 +48,7 @@ class MemoryEstimate:
         return max(self.parts, key=lambda part: part[2])
 
 
-def _gib(count: float) -> str:
+def _gib(count: int | float) -> str:
     return f"{count / 2**30:.3g} GiB"
 
 

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import jax.tree_util as jtu
-from jaxtyping import Array, PRNGKeyArray
+from jaxtyping import Array, Key
 
 from .._data import GaussianData
 from .._models import AbstractStudent, LearningRates, TwoLayerNetwork
@@ -48,7 +48,7 @@ class Context(eqx.Module):
     """Everything a seed's runs read: its teacher, its input stream, and its variants."""
 
     teacher: TwoLayerNetwork
-    data_key: PRNGKeyArray
+    data_key: Key[Array, " S"]  # one key per seed
     noise_std: Array
     variants: Variants
 

@@ -59,7 +59,14 @@ def local_exponent(alpha: Float[ArrayLike, " T"], y: Float[ArrayLike, " T"]) -> 
     return np.gradient(np.log(y), np.log(alpha))
 
 
-def symmetric_state(k: int, m: int, q: float, c: float, r: float, v: float = 1.0) -> SCMState:
+def symmetric_state(
+    k: int,
+    m: int,
+    q: float | Float[ArrayLike, ""],
+    c: float | Float[ArrayLike, ""],
+    r: float | Float[ArrayLike, ""],
+    v: float | Float[ArrayLike, ""] = 1.0,
+) -> SCMState:
     """The unspecialised state `Q_ii = q`, `Q_ij = c` (i != j), `R_in = r`, `v_i = v`."""
     qm = jnp.full((k, k), c, jnp.float64) + (q - c) * jnp.eye(k, dtype=jnp.float64)
     return SCMState(qm, jnp.full((k, m), r, jnp.float64), jnp.full(k, v, jnp.float64))
@@ -116,7 +123,7 @@ def _symmetric_residual(ode, args, x):
 
 
 @eqx.filter_jit
-def _newton_step(ode: SoftCommitteeODE, args: SCMArgs, x):
+def _newton_step(ode: SoftCommitteeODE | EigenBlockODE, args: SCMArgs | BlockArgs, x):
     residual = _symmetric_residual(ode, args, x)
     jacobian = jax.jacfwd(lambda y: _symmetric_residual(ode, args, y))(x)
     return x - jnp.linalg.solve(jacobian, residual), residual
@@ -168,7 +175,7 @@ def _jacobian(ode, state, args):
     return jax.jacfwd(lambda x: ravel_pytree(independent(ode(0.0, unpack(x), args)))[0])(flat)
 
 
-def specialisation(r: Float[ArrayLike, "... K M"]) -> np.ndarray:
+def specialisation(r: Float[ArrayLike, "... K M"]) -> np.ndarray | float:
     """`S = |tr R - sum_{i != n} R_in / (M - 1)|` of field overlaps `R` (K = M >= 2; module docstring)."""
     r = np.asarray(r, np.float64)
     k, m = r.shape[-2:]

@@ -29,6 +29,7 @@ changes the other `e_l`; they act on the trained blocks like label noise of vari
 """
 
 import math
+from collections.abc import Sequence
 
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float
@@ -59,17 +60,17 @@ def linear_block_errors(
     )
 
 
-def linear_critical_learning_rate(eigenvalues: Float[ArrayLike, " L"], kappa: float) -> Float[Array, ""]:
+def linear_critical_learning_rate(eigenvalues: Float[ArrayLike, " L"], kappa: int | float) -> Float[Array, ""]:
     """`eta_c = 2 L / (kappa sum_l lambda_l)`: online SGD of a linear network diverges above it."""
     lam = jnp.asarray(eigenvalues)
     return 2 * lam.shape[0] / (kappa * jnp.sum(lam))
 
 
 def linear_learning_curve(
-    alpha: Float[ArrayLike, " T"],
+    alpha: Float[ArrayLike, " T"] | Sequence[float],
     eigenvalues: Float[ArrayLike, " L"],
     errors0: Float[ArrayLike, " L"],
-    kappa: float | Float[ArrayLike, ""],
+    kappa: int | float | Float[ArrayLike, ""],
     learning_rate: float | Float[ArrayLike, ""],
     noise_std: float | Float[ArrayLike, ""] = 0.0,
     visible: Float[ArrayLike, " L"] | None = None,
@@ -114,7 +115,7 @@ def linear_power_law(
     alpha: Float[ArrayLike, " T"],
     eigenvalues: Float[ArrayLike, " L"],
     block_error: float,
-    kappa: float,
+    kappa: int | float,
     learning_rate: float,
     beta: float,
 ) -> Float[Array, " T"]:
