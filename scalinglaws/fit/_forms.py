@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 
 __all__ = ["BREAK_SHARPNESS", "FORMS", "Form", "form_from_name"]
@@ -59,13 +59,13 @@ class Form:
     curve: Callable[[Array, Array], Array]
     guesses: Callable[[np.ndarray, np.ndarray], np.ndarray]
 
-    def constrain(self, theta: Float[Array, " P"]) -> Float[Array, " P"]:
+    def constrain(self, theta: Float[ArrayLike, " P"]) -> Float[Array, " P"]:
         return jnp.stack([_TRANSFORMS[t][0](theta[i]) for i, t in enumerate(self.transforms)])
 
     def unconstrain(self, params) -> np.ndarray:
         return np.array([_TRANSFORMS[t][1](v) for t, v in zip(self.transforms, params)])
 
-    def __call__(self, x: Float[Array, " T"], theta: Float[Array, " P"]) -> Float[Array, " T"]:
+    def __call__(self, x: Float[ArrayLike, " T"], theta: Float[ArrayLike, " P"]) -> Float[Array, " T"]:
         """The curve at `x` for unconstrained parameters `theta`."""
         return self.curve(x, self.constrain(theta))
 

@@ -31,7 +31,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.scipy.linalg as jsl
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from .._activations import AbstractActivation
 from .._error import field_covariance, generalisation_error
@@ -45,9 +45,9 @@ __all__ = ["BlockArgs", "BlockState", "EigenBlockODE"]
 class BlockState(eqx.Module):
     """`q` (L, K, K), `r` (L, K, M): block overlaps; `v` (K,): the student's second layer."""
 
-    q: Float[Array, "L K K"]
-    r: Float[Array, "L K M"]
-    v: Float[Array, " K"]
+    q: Float[ArrayLike, "*batch L K K"]
+    r: Float[ArrayLike, "*batch L K M"]
+    v: Float[ArrayLike, "*batch K"]
 
 
 class BlockArgs(eqx.Module):
@@ -57,13 +57,13 @@ class BlockArgs(eqx.Module):
     then stay fixed (a student restricted to the leading eigendirections; its weights there are 0).
     """
 
-    learning_rate: Float[Array, ""]
-    second_layer_rate: Float[Array, ""]
-    t: Float[Array, "L M M"]
-    eigenvalues: Float[Array, " L"]
-    teacher_second: Float[Array, " M"]
-    noise_std: Float[Array, ""]
-    visible: Float[Array, " L"] | None = None
+    learning_rate: Float[ArrayLike, " *batch"]
+    second_layer_rate: Float[ArrayLike, " *batch"]
+    t: Float[ArrayLike, "*batch L M M"]
+    eigenvalues: Float[ArrayLike, "*batch L"]
+    teacher_second: Float[ArrayLike, "*batch M"]
+    noise_std: Float[ArrayLike, " *batch"]
+    visible: Float[ArrayLike, "*batch L"] | None = None
 
 
 def _weighted(eigenvalues: Array, blocks: Array) -> Array:
@@ -95,7 +95,7 @@ class EigenBlockODE(AbstractTwoLayerODE):
     def _globals(self, qbar: Array, rbar: Array, v: Array, args: BlockArgs) -> tuple[Array, Array]:
         """The field covariance and the effective second layers `w` for globals `(Qbar, Rbar, v)`."""
         cov = field_covariance(qbar, rbar, _weighted(args.eigenvalues, args.t))
-        return cov, self._weights(BlockState(None, None, v), args)
+        return cov, self._weights(v, args)
 
     def _i3_coefficients(self, cov: Array, w: Array) -> tuple[Array, Array]:
         """`I3(x_i, aux, u_c)` is linear in `C12 = Cov(x_i, aux)` and `C23 = Cov(aux, u_c)` for every
@@ -138,7 +138,7 @@ class EigenBlockODE(AbstractTwoLayerODE):
     def _shared_drift(self, cov: Array, w: Array, v: Array, args: BlockArgs) -> tuple[Array, Array]:
         """The SGD-noise drive (K, K) (block `l` gets `eta^2 lambda_l / L` of it) and `dv/dalpha`."""
         noise = self._noise_drive(cov, w, args.noise_std)
-        return noise, self._second_layer_drift(cov, w, BlockState(None, None, v), args)
+        return noise, self._second_layer_drift(cov, w, v, args)
 
     def __call__(self, alpha, state: BlockState, args: BlockArgs) -> BlockState:
         lam = args.eigenvalues
@@ -213,7 +213,7 @@ class EigenBlockODE(AbstractTwoLayerODE):
 
     def generalisation_error(self, state: BlockState, args: BlockArgs) -> Float[Array, ""]:
         """`eps_g` from the field covariances (including the noise variance / 2)."""
-        w = self._weights(state, args)
+        w = self._weights(state.v, args)
         k = self.student_hidden
         q, r, t = self.field_overlaps(state, args)
         return generalisation_error(self.activation, q, r, t, w[:k], -w[k:], args.noise_std)

@@ -26,7 +26,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float
 
 from .._activations import AbstractActivation
 from .._error import field_covariance, generalisation_error, pairwise_i2
@@ -40,9 +40,9 @@ __all__ = ["AbstractTwoLayerODE", "SCMArgs", "SCMState", "SoftCommitteeODE", "so
 class SCMState(eqx.Module):
     """`q` (K, K), `r` (K, M), `v` (K,): the order parameters and the student's second layer."""
 
-    q: Float[Array, "K K"]
-    r: Float[Array, "K M"]
-    v: Float[Array, " K"]
+    q: Float[ArrayLike, "*batch K K"]
+    r: Float[ArrayLike, "*batch K M"]
+    v: Float[ArrayLike, "*batch K"]
 
 
 class SCMArgs(eqx.Module):
@@ -52,11 +52,11 @@ class SCMArgs(eqx.Module):
     `teacher_second` the teacher's second layer A (M,), `noise_std` sigma.
     """
 
-    learning_rate: Float[Array, ""]
-    second_layer_rate: Float[Array, ""]
-    t: Float[Array, "M M"]
-    teacher_second: Float[Array, " M"]
-    noise_std: Float[Array, ""]
+    learning_rate: Float[ArrayLike, " *batch"]
+    second_layer_rate: Float[ArrayLike, " *batch"]
+    t: Float[ArrayLike, "*batch M M"]
+    teacher_second: Float[ArrayLike, "*batch M"]
+    noise_std: Float[ArrayLike, " *batch"]
 
 
 @functools.lru_cache(maxsize=64)
@@ -144,11 +144,11 @@ class AbstractTwoLayerODE(eqx.Module):
         if self.student_hidden < 1 or self.teacher_hidden < 1:
             raise ValueError("student_hidden and teacher_hidden must be >= 1")
 
-    def _weights(self, state, args) -> Array:
+    def _weights(self, v: Array, args) -> Array:
         """`w = (c_K v, -c_M A)`: the effective second layers, teacher negated."""
         cs = output_scale(self.student_output, self.student_hidden)
         ct = output_scale(self.teacher_output, self.teacher_hidden)
-        return jnp.concatenate([cs * state.v, -ct * args.teacher_second])
+        return jnp.concatenate([cs * v, -ct * args.teacher_second])
 
     def _noise_drive(self, cov: Array, w: Array, noise_std) -> Array:
         """`w_i w_k [sum_{c,d} w_c w_d I4(i, k, c, d) + sigma^2 J2(i, k)]`, (K, K): the SGD-noise term."""
@@ -162,9 +162,9 @@ class AbstractTwoLayerODE(eqx.Module):
         full = jnp.zeros((k, k), cov.dtype).at[ik[:, 0], ik[:, 1]].set(upper)
         return full + jnp.triu(full, 1).T
 
-    def _second_layer_drift(self, cov: Array, w: Array, state, args) -> Array:
+    def _second_layer_drift(self, cov: Array, w: Array, v: Array, args) -> Array:
         if not self.train_second_layer:
-            return jnp.zeros_like(state.v)
+            return jnp.zeros_like(v)
         k = self.student_hidden
         cs = output_scale(self.student_output, k)
         return -args.second_layer_rate * cs * (pairwise_i2(self.activation, cov)[:k] @ w)
@@ -188,7 +188,7 @@ class SoftCommitteeODE(AbstractTwoLayerODE):
         k, m = self.student_hidden, self.teacher_hidden
         g = self.activation
         cov = field_covariance(state.q, state.r, args.t)
-        w = self._weights(state, args)
+        w = self._weights(state.v, args)
         ws = w[:k]
         eta = args.learning_rate
 
@@ -198,11 +198,11 @@ class SoftCommitteeODE(AbstractTwoLayerODE):
         drive_q = g.i3_entries(*_i3_entries(cov, k, np.arange(k))) @ w  # (K, K): sum_c w_c I3(i, k, c)
         first = -eta * (ws[:, None] * drive_q + ws[None, :] * drive_q.T)
         dq = first + eta**2 * self._noise_drive(cov, w, args.noise_std)
-        return SCMState(dq, dr, self._second_layer_drift(cov, w, state, args))
+        return SCMState(dq, dr, self._second_layer_drift(cov, w, state.v, args))
 
     def generalisation_error(self, state: SCMState, args: SCMArgs) -> Float[Array, ""]:
         """`eps_g` of a state (including the noise variance / 2)."""
-        w = self._weights(state, args)
+        w = self._weights(state.v, args)
         k = self.student_hidden
         return generalisation_error(self.activation, state.q, state.r, args.t, w[:k], -w[k:], args.noise_std)
 
