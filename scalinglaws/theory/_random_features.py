@@ -34,7 +34,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 from .._activations import AbstractActivation
-from .._observables import feature_statistics, network_feature_statistics
+from .._observables import feature_statistics, network_feature_statistics, readout_error as rf_error
 
 
 __all__ = [
@@ -46,17 +46,6 @@ __all__ = [
     "rf_asymptotic_error_large_n",
     "rf_error",
 ]
-
-
-def rf_error(
-    readout: Float[ArrayLike, " K"],
-    c: Float[ArrayLike, "K K"],
-    b: Float[ArrayLike, " K"],
-    tau: Float[ArrayLike, ""],
-) -> Float[Array, ""]:
-    """`eps_g = 1/2 [a^T C a - 2 a^T b + tau]` of an effective readout `a = c_K a_raw`."""
-    a = jnp.asarray(readout, jnp.float64)
-    return 0.5 * (a @ jnp.asarray(c) @ a - 2 * a @ jnp.asarray(b) + tau)
 
 
 def rf_asymptotic_error(
