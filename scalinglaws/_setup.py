@@ -25,6 +25,7 @@ from .simulate import initial_networks
 
 __all__ = [
     "AbstractStudentSpec",
+    "FitSpec",
     "Networks",
     "RandomFeatureStudentSpec",
     "Setup",
@@ -188,6 +189,19 @@ class TheoryOptions(eqx.Module):
     solver: str = "auto"
 
 
+class FitSpec(eqx.Module):
+    """The fit made of a run's `eps_g_sim` after it (`scalinglaws.fit.fit_run`): the `form`'s name,
+    the alpha `window` (None: all), or `auto_window` (where the local exponent is steady), the
+    steadiness `tolerance`, `bootstrap` resamples over seeds, and the `variant` of a sweep to fit."""
+
+    form: str
+    window: tuple[float, float] | None = None
+    auto_window: bool = False
+    tolerance: float = 0.05
+    bootstrap: int = 200
+    variant: int | None = None
+
+
 class Networks(eqx.Module):
     """The teachers and initial students of `seeds` seeds (leading axis S), for the variants
     `variants` (indices) that share them."""
@@ -208,6 +222,7 @@ class Setup(eqx.Module):
     - `seeds`: S, independent runs (0: theory alone, from seed 0's networks); `seed`: the base PRNG seed.
     - `divergence_threshold`: a run (or a theory) has diverged above it; `stop_on_divergence`: stop
       and report at the first divergence (else record NaN and go on).
+    - `fit`: the fit made of the simulation afterwards (`FitSpec`), or None.
     """
 
     name: str
@@ -224,6 +239,7 @@ class Setup(eqx.Module):
     seed: int
     divergence_threshold: float
     stop_on_divergence: bool
+    fit: FitSpec | None = None
 
     @property
     def blocks(self) -> int:

@@ -110,10 +110,10 @@ def _command_run(args) -> int:
     def before_compute(estimate, note: str | None) -> None:
         if note:
             print(note, file=sys.stderr)
-        _use_cpu_devices(args.cpu_devices)
         _check_device_memory(estimate)
         _enable_compilation_cache()
 
+    _use_cpu_devices(args.cpu_devices)  # before the setup is built: that starts JAX's backend
     with InterruptGuard(_on_interrupt(target)):
         try:
             results = run(config, target, force=args.force, progress=progress, before_compute=before_compute)

@@ -10,7 +10,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from .._plotting import learning_curve_figure
+from .._setup import Setup
 from ..fit import FitError, fit_run
+from ._build import build_setup
 from ._config import Config, load_config
 from ._memory import MemoryEstimate, check_memory
 from ._run import Results, run_experiment
@@ -31,21 +33,21 @@ def default_directory(config: Config) -> Path:
     return Path("runs") / f"{config['name']}-{config.hash(_version())[:8]}"
 
 
-def _fit_section(config: Config, arrays: dict, summary: dict):
-    """The config's `[fit]`, if any: `(fit, {"fit.json": text})`; a fit that fails is recorded in
-    the summary (`fit_failed`) and the run is written without it."""
-    section = config["fit"]
-    if section["form"] is None:
+def _fit_section(setup: Setup, arrays: dict, summary: dict):
+    """The setup's fit, if any: `(fit, {"fit.json": text})`; a fit that fails is recorded in the
+    summary (`fit_failed`) and the run is written without it."""
+    spec = setup.fit
+    if spec is None:
         return None, {}
     try:
         fit, record = fit_run(
             arrays,
-            section["form"],
-            window=None if section["range"] is None else tuple(section["range"]),
-            auto_window=section["auto_window"],
-            tolerance=section["tolerance"],
-            bootstrap=section["bootstrap"],
-            variant=section["variant"],
+            spec.form,
+            window=spec.window,
+            auto_window=spec.auto_window,
+            tolerance=spec.tolerance,
+            bootstrap=spec.bootstrap,
+            variant=spec.variant,
         )
     except FitError as error:
         summary["fit_failed"] = str(error)
@@ -54,10 +56,10 @@ def _fit_section(config: Config, arrays: dict, summary: dict):
     return fit, {"fit.json": strict_json(record)}
 
 
-def _writers(config: Config, results: Results, fit, extra: dict) -> dict:
+def _writers(config: Config, setup: Setup, results: Results, fit, extra: dict) -> dict:
     def draw(path: Path) -> None:
-        floor = 0.1 * config["theory"]["rtol"]  # the theory resolves eps_g down to about this
-        learning_curve_figure(results.arrays, config["name"], theory_floor=floor, fit=fit).savefig(
+        floor = 0.1 * setup.theory.rtol  # the theory resolves eps_g down to about this
+        learning_curve_figure(results.arrays, setup.name, theory_floor=floor, fit=fit).savefig(
             path, dpi=120, format="png"
         )
 
@@ -108,18 +110,19 @@ def run(
         config = load_config(config, overrides)
     config_hash = config.hash(_version())
     target = out if isinstance(out, OutputDirectory) else OutputDirectory(out or default_directory(config))
-    writes = [*RESULT_FILES, *(["fit.json"] if config["fit"]["form"] is not None else [])]
+    setup = build_setup(config)
+    writes = [*RESULT_FILES, *(["fit.json"] if setup.fit is not None else [])]
     with target:
         serve, note = target.claim(config_hash, force, writes)
         if serve:
             return Results(load_results(target.path), dict(target.record.summary), target.path, True, note)
-        estimate = check_memory(config)  # raises ConfigError: nothing computed yet
+        estimate = check_memory(setup)  # raises ConfigError: nothing computed yet
         if before_compute is not None:
             before_compute(estimate, note)
         start = time.perf_counter()
-        results = run_experiment(config, progress)
+        results = run_experiment(setup, progress)
         summary = dict(results.summary, config_hash=config_hash, total_seconds=round(time.perf_counter() - start, 3))
-        fit, extra = _fit_section(config, results.arrays, summary)
+        fit, extra = _fit_section(setup, results.arrays, summary)
         results = Results(results.arrays, summary, target.path, False, note)
-        target.commit(_writers(config, results, fit, extra), summary, replace_run=True)
+        target.commit(_writers(config, setup, results, fit, extra), summary, replace_run=True)
     return results

@@ -10,6 +10,7 @@ from .._activations import activation_from_name
 from .._data import GaussianData, isotropic, power_law
 from .._learners import OnlineSGD
 from .._setup import (
+    FitSpec,
     RandomFeatureStudentSpec,
     Setup,
     TeacherSpec,
@@ -86,6 +87,20 @@ def _student(config: Config):
     )
 
 
+def _fit(config: Config) -> FitSpec | None:
+    fit = config["fit"]
+    if fit["form"] is None:
+        return None
+    return FitSpec(
+        fit["form"],
+        window=None if fit["range"] is None else tuple(fit["range"]),
+        auto_window=fit["auto_window"],
+        tolerance=fit["tolerance"],
+        bootstrap=fit["bootstrap"],
+        variant=fit["variant"],
+    )
+
+
 def build_setup(config: Config) -> Setup:
     """The `Setup` a validated config describes."""
     data, teacher, training, theory = config["data"], config["teacher"], config["training"], config["theory"]
@@ -114,4 +129,5 @@ def build_setup(config: Config) -> Setup:
         seed=training["seed"],
         divergence_threshold=training["divergence_threshold"],
         stop_on_divergence=training["on_divergence"] == "error",
+        fit=_fit(config),
     )

@@ -1,4 +1,4 @@
-"""The peak memory of a run, estimated from its config before anything is computed.
+"""The peak memory of a run, estimated from its `Setup` before anything is computed.
 
 The estimate adds the largest arrays the run holds at once, each with the multiplicity that XLA's
 buffers and the host's copies give it, plus a quarter for XLA's temporaries, to a fixed allowance
@@ -21,14 +21,14 @@ runs by `benchmarks/memory_estimate.py` and `tests/test_reliability.py`):
 - the theory's solution, the same numbers again, and its solver's working state.
 """
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._activations import activation_from_name
+from .._setup import RandomFeatureStudentSpec, Setup
 from ..simulate import auto_chunk_size
-from ._config import Config, ConfigError, variant_count
+from ._build import build_setup
+from ._config import Config, ConfigError
 
 
 __all__ = ["MemoryEstimate", "available_memory", "check_memory", "estimate_memory"]
@@ -52,35 +52,25 @@ def _gib(count: int | float) -> str:
     return f"{count / 2**30:.3g} GiB"
 
 
-def _recording_points(config: Config) -> int:
-    """An upper bound on the recording points of the run's time grid (without building it)."""
-    training, n = config["training"], config["data"]["input_dim"]
-    decades = math.log10(training["alpha_max"] / training["alpha_min"])
-    requested = math.ceil(decades * training["points_per_decade"]) + 2
-    return min(requested, round(training["alpha_max"] * n) + 1) + 64 + 8  # plus the engine's extra pieces
+def estimate_memory(setup: Setup | Config) -> MemoryEstimate:
+    """The estimated peak memory of running a setup (or a config's; see the module docstring).
 
-
-def estimate_memory(config: Config) -> MemoryEstimate:
-    """The estimated peak memory of running `config` (see the module docstring)."""
-    data, teacher, student, training = config["data"], config["teacher"], config["student"], config["training"]
-    n, m = data["input_dim"], teacher["hidden"]
-    hidden = student["hidden"] if isinstance(student["hidden"], list) else [student["hidden"]]
-    k = max(hidden)
-    variants = variant_count(config)
-    per_sim = 1 if isinstance(student["hidden"], list) else variants  # a sweep over K runs one K at a time
-    seeds = training["seeds"]
-    item = 4 if training["dtype"] == "float32" else 8
-    random_features = student["kind"] == "random_features"
-    blocks = 1
-    if data["spectrum"] == "power_law":
-        given = data["distinct_eigenvalues"]
-        blocks = max(given) if isinstance(given, list) else (n if given is None else given)
-    block_sizes = 0 if random_features or data["spectrum"] == "isotropic" else blocks
-    student_activation = activation_from_name(student["activation"])
-    closed_form = student["activation"] == teacher["activation"] and "i2" in student_activation.closed_forms
-    points = _recording_points(config)
-    shared_inputs = not isinstance(data["distinct_eigenvalues"], list)  # else each variant rescales its own
-    chunk = training["chunk_size"] or auto_chunk_size(seeds if shared_inputs else variants * seeds, n, item)
+    The parts are named after the config key whose factor in their size is largest, so that the
+    advice of `check_memory` says what to make smaller.
+    """
+    setup = build_setup(setup) if isinstance(setup, Config) else setup
+    variants, learner = setup.variants, setup.learner
+    n, m, k, h = setup.input_dim, setup.teacher.hidden, max(variants.hidden), variants.size
+    per_sim = 1 if variants.axis == "hidden" else h  # a sweep over K runs one K at a time
+    seeds = setup.seeds
+    item = 4 if setup.dtype == "float32" else 8
+    random_features = isinstance(setup.student, RandomFeatureStudentSpec)
+    block_sizes = setup.blocks if setup.power_law and not random_features else 0
+    student_activation = setup.student.activation
+    closed_form = student_activation == setup.teacher.activation and "i2" in student_activation.closed_forms
+    points = len(setup.grid.steps) + 64 + 8  # plus the engine's extra pieces
+    shared_inputs = variants.axis != "distinct_eigenvalues"  # else each variant rescales its own
+    chunk = learner.chunk_size or auto_chunk_size(seeds if shared_inputs else h * seeds, n, item)
     size_key = "data.distinct_eigenvalues" if block_sizes > k else "student.hidden"
     parts: list[tuple[str, str, int]] = []
 
@@ -101,7 +91,7 @@ def estimate_memory(config: Config) -> MemoryEstimate:
         )
         part("input chunks", 8 * seeds * chunk * n * item, data__input_dim=n, training__chunk_size=chunk)
         if not closed_form:
-            test = training["test_size"]
+            test = learner.test_size
             inputs = (2 + per_sim + 3 * runs) * test * n  # normals (twice), per variant, per run (three times)
             part(
                 "Monte Carlo test set",
@@ -121,13 +111,13 @@ def estimate_memory(config: Config) -> MemoryEstimate:
         per_point = k + 1 if random_features else k * k + k * m + k + 1 + block_sizes * (k * k + k * m)
         part(
             "recorded observables",
-            3 * variants * seeds * points * per_point * 8,
+            3 * h * seeds * points * per_point * 8,
             training__points_per_decade=points,
-            training__seeds=variants * seeds,
+            training__seeds=h * seeds,
             **{size_key.replace(".", "__"): per_point},
         )
-    if config["theory"]["enabled"]:
-        lanes = variants * max(seeds, 1)
+    if setup.theory.enabled:
+        lanes = h * max(seeds, 1)
         if random_features:
             state = 2 * k
             working = 8 * (6 * k * k + 40 * k)  # eigendecomposition of C, Rodas4 stages
@@ -183,10 +173,10 @@ def available_memory() -> int | None:
     return min(found) if found else None
 
 
-def check_memory(config: Config, available: int | None = None) -> MemoryEstimate:
+def check_memory(setup: Setup | Config, available: int | None = None) -> MemoryEstimate:
     """Raise `ConfigError` naming the key behind the largest part when the run's estimated peak
     memory exceeds `available` (default: `available_memory()`); else return the estimate."""
-    estimate = estimate_memory(config)
+    estimate = estimate_memory(setup)
     available = available_memory() if available is None else available
     if available is not None and estimate.total > available:
         key, what, size = estimate.largest()
