@@ -10,25 +10,42 @@ from collections.abc import Callable
 
 import equinox as eqx
 import jax.random as jr
+import numpy as np
 
 from .simulate import Simulation, simulate
 
 
-__all__ = ["AbstractLearner", "OnlineSGD"]
+__all__ = ["AbstractLearner", "OnlineSGD", "Recording"]
+
+
+class Recording(eqx.Module):
+    """What a learner returns, the simulation's counterpart of a theory's `Trajectory` (NumPy).
+
+    - `per_variant`: arrays with a leading variant axis H under the names of the results contract,
+      e.g. `eps_g_sim` (H, S, T), `Q_sim` (H, S, T, K, K).
+    - `shared`: arrays without the variant axis, e.g. `T_sim` (S, M, M).
+    - `diverged_at` (H, S): the time (on `Setup.grid`) at which a run diverged, NaN where it did not.
+    - `summary`: numbers for the run's summary (timings, speed, the method used).
+    """
+
+    per_variant: dict
+    shared: dict
+    diverged_at: np.ndarray
+    summary: dict
 
 
 class AbstractLearner(eqx.Module):
     """A training protocol: `why_not(setup)` says why it cannot train a setup (None: it can), and
-    `run(setup, ...)` trains the setup's networks for every variant and returns one `Simulation`
-    per group of variants sharing their networks (`Variants.groups`)."""
+    `record(setup, ...)` trains every variant of the setup for `setup.seeds` seeds (or data draws)
+    and returns what it measured on `setup.grid` as a `Recording`."""
 
     @abc.abstractmethod
     def why_not(self, setup) -> str | None:
         """None if the learner can train `setup`, else why not (one sentence, no config keys)."""
 
     @abc.abstractmethod
-    def run(self, setup, *, progress: Callable[[int, int], None] | None = None) -> list[Simulation]:
-        """Train every variant of `setup` for `setup.seeds` seeds on `setup.grid`."""
+    def record(self, setup, *, progress: Callable[[int, int], None] | None = None) -> Recording:
+        """Train every variant of `setup` and return the recorded observables."""
 
 
 class OnlineSGD(AbstractLearner):
@@ -39,9 +56,15 @@ class OnlineSGD(AbstractLearner):
     test_size: int = 10_000
 
     def why_not(self, setup) -> str | None:
+        from ._setup import AbstractStudentSpec  # the setup module imports this one
+
+        if not isinstance(setup.student, AbstractStudentSpec):
+            return f"online SGD trains networks, not a {type(setup.student).__name__}"
         return None if setup.seeds >= 1 else "no seeds to train"
 
     def run(self, setup, *, progress: Callable[[int, int], None] | None = None) -> list[Simulation]:
+        """The engine's `Simulation` of every group of variants sharing their networks
+        (`Variants.groups`), in group order."""
         variants = setup.variants
         out = []
         for group in variants.groups():
@@ -66,3 +89,33 @@ class OnlineSGD(AbstractLearner):
                 )
             )
         return out
+
+    def record(self, setup, *, progress: Callable[[int, int], None] | None = None) -> Recording:
+        """The simulations' arrays under the names of the results contract (README). With several
+        groups of variants (a sweep over K), only the arrays that do not depend on K."""
+        sims = self.run(setup, progress=progress)
+        order = np.argsort(np.concatenate(setup.variants.groups()))
+
+        def by_variant(name: str) -> np.ndarray:
+            return np.concatenate([getattr(sim, name) for sim in sims])[order]
+
+        sim = sims[0]
+        per_variant = {"eps_g_sim": by_variant("eps_g"), "diverged_alpha": by_variant("diverged_alpha")}
+        shared = {"steps": sim.steps, "T_sim": sim.t, "A_teacher": sim.teacher_second_layer}
+        if len(sims) == 1:
+            if sim.q.shape[-1]:
+                per_variant.update(Q_sim=sim.q, R_sim=sim.r)
+            if sim.second_layer is not None:
+                per_variant[f"{setup.student.second_layer_name}_sim"] = sim.second_layer
+            if sim.q_blocks is not None:
+                per_variant.update(Q_blocks_sim=sim.q_blocks, R_blocks_sim=sim.r_blocks)
+                shared["T_blocks_sim"] = sim.t_blocks
+        run_seconds = sum(s.run_seconds for s in sims)
+        seed_steps = setup.variants.size * setup.seeds * int(setup.grid.steps[-1])
+        summary = {
+            "eps_g_method": sim.eps_g_method,
+            "compile_seconds": round(sum(s.compile_seconds for s in sims), 3),
+            "simulation_seconds": round(run_seconds, 3),
+            "seed_steps_per_second": round(seed_steps / max(run_seconds, 1e-9)),
+        }
+        return Recording(per_variant, shared, per_variant["diverged_alpha"], summary)

@@ -173,10 +173,12 @@ def first_failure(bad: Bool[np.ndarray, "*batch T"], times: Float[np.ndarray, " 
     return mask, when
 
 
-def divergence_lines(diverged_alpha: Float[np.ndarray, "H S"], labels: Sequence[str], what: str = "") -> list[str]:
-    """One line per diverged run: `"{what}{label}, seed {s}: diverged at alpha=..."`."""
+def divergence_lines(
+    diverged_alpha: Float[np.ndarray, "H S"], labels: Sequence[str], what: str = "", time: str = "alpha"
+) -> list[str]:
+    """One line per diverged run: `"{what}{label}, seed {s}: diverged at {time}=..."`."""
     alpha = np.asarray(diverged_alpha)
     return [
-        f"{what}{labels[h]}, seed {s}: diverged at alpha={alpha[h, s]:.4g}"
+        f"{what}{labels[h]}, seed {s}: diverged at {time}={alpha[h, s]:.4g}"
         for h, s in zip(*np.nonzero(np.isfinite(alpha)))
     ]

@@ -172,10 +172,14 @@ class Variants(eqx.Module):
 
 
 class TimeGrid(eqx.Module):
-    """The recording times: integer SGD `steps` (T,) from 0 (`log_time_grid`) and `alpha = steps / N`."""
+    """The recording times (T,) from 0, in the learner's natural unit, and the results' name of
+    that axis: `alpha = steps / N` for online learners (`name = "alpha"`, with the integer SGD
+    `steps` of `log_time_grid`), the continuous time `t` of a full-batch flow (`name = "time"`,
+    `steps = None`)."""
 
-    steps: np.ndarray
-    alpha: np.ndarray
+    times: np.ndarray
+    steps: np.ndarray | None = None
+    name: str = "alpha"
 
 
 class TheoryOptions(eqx.Module):

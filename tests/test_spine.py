@@ -85,7 +85,7 @@ def test_the_theory_starts_from_the_networks_the_simulation_trains():
     np.testing.assert_allclose(sim.t_blocks, initial.t_blocks, rtol=1e-14, atol=1e-16)
     trajectory = theory.solve(setup, initial)
     eps = trajectory.per_variant["eps_g_theory"]
-    assert eps.shape == (2, 2, setup.grid.alpha.size) and np.all(np.isfinite(eps))
+    assert eps.shape == (2, 2, setup.grid.times.size) and np.all(np.isfinite(eps))
     np.testing.assert_allclose(eps[:, :, 0], sim.eps_g[:, :, 0], rtol=1e-10)
 
 

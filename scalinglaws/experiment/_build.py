@@ -123,7 +123,7 @@ def build_setup(config: Config) -> Setup:
         student=_student(config),
         learner=OnlineSGD(chunk_size=training["chunk_size"], test_size=training["test_size"]),
         variants=_variants(config),
-        grid=TimeGrid(steps, steps / n),
+        grid=TimeGrid(steps / n, steps),
         theory=TheoryOptions(theory["enabled"], theory["rtol"], theory["atol"], theory["max_steps"], theory["solver"]),
         seeds=training["seeds"],
         seed=training["seed"],

@@ -14,7 +14,6 @@ import numpy as np
 
 from .._observables import divergence_lines
 from .._setup import Setup
-from ..simulate import Simulation
 from ..theory import THEORIES, TheoryError, Trajectory, theory_for
 from ._build import build_setup
 from ._config import Config, ConfigError
@@ -80,7 +79,7 @@ def _axes(setup: Setup) -> dict[str, np.ndarray]:
     """The time axis, the spectra and the swept values."""
     variants = setup.variants
     arrays = {
-        "alpha": setup.grid.alpha,
+        setup.grid.name: setup.grid.times,
         "eigenvalues": variants.eigenvalues if variants.swept else variants.eigenvalues[0],
     }
     if variants.swept:
@@ -88,52 +87,17 @@ def _axes(setup: Setup) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _by_variant(setup: Setup, sims: list[Simulation], name: str) -> np.ndarray:
-    """`name` (leading axis H) of the simulations of every group of variants, in variant order."""
-    order = np.concatenate(setup.variants.groups())
-    return np.concatenate([getattr(sim, name) for sim in sims])[np.argsort(order)]
-
-
-def _simulation_arrays(setup: Setup, sims: list[Simulation], per_run) -> dict[str, np.ndarray]:
-    """The simulations' arrays under the names of the results contract (README). With several
-    groups of variants (a sweep over K), only the arrays that do not depend on K."""
-    sim = sims[0]
-    arrays = {
-        "steps": sim.steps,
-        "eps_g_sim": per_run(_by_variant(setup, sims, "eps_g")),
-        "T_sim": sim.t,
-        "A_teacher": sim.teacher_second_layer,
-        "diverged_alpha": per_run(_by_variant(setup, sims, "diverged_alpha")),
-    }
-    if len(sims) > 1:
-        return arrays
-    if sim.q.shape[-1]:
-        arrays.update(Q_sim=per_run(sim.q), R_sim=per_run(sim.r))
-    if sim.second_layer is not None:
-        arrays[f"{setup.student.second_layer_name}_sim"] = per_run(sim.second_layer)
-    if sim.q_blocks is not None:
-        arrays.update(Q_blocks_sim=per_run(sim.q_blocks), R_blocks_sim=per_run(sim.r_blocks), T_blocks_sim=sim.t_blocks)
-    return arrays
-
-
 def _simulate(setup: Setup, progress, per_run, summary: dict, diverged: list[str]) -> dict[str, np.ndarray]:
     """Train with the setup's learner; raises `Diverged` before any theory when asked to stop."""
-    sims = setup.learner.run(setup, progress=progress)
-    diverged_alpha = _by_variant(setup, sims, "diverged_alpha")
-    diverged.extend(divergence_lines(diverged_alpha, setup.variants.labels))
+    reason = setup.learner.why_not(setup)
+    if reason is not None:
+        raise ConfigError("training.algorithm", f"cannot train this setup: {reason}")
+    recording = setup.learner.record(setup, progress=progress)
+    diverged.extend(divergence_lines(recording.diverged_at, setup.variants.labels, time=setup.grid.name))
     if diverged and setup.stop_on_divergence:
         raise Diverged("; ".join(diverged))  # before the theory: nothing will be written
-    run_seconds = sum(sim.run_seconds for sim in sims)
-    seed_steps = setup.variants.size * setup.seeds * int(setup.grid.steps[-1])
-    eps = _by_variant(setup, sims, "eps_g")
-    summary.update(
-        eps_g_method=sims[0].eps_g_method,
-        compile_seconds=round(sum(sim.compile_seconds for sim in sims), 3),
-        simulation_seconds=round(run_seconds, 3),
-        seed_steps_per_second=round(seed_steps / max(run_seconds, 1e-9)),
-        eps_g_final_mean=_final_seed_mean(eps),
-    )
-    return _simulation_arrays(setup, sims, per_run)
+    summary.update(recording.summary, eps_g_final_mean=_final_seed_mean(recording.per_variant["eps_g_sim"]))
+    return {**{name: per_run(x) for name, x in recording.per_variant.items()}, **recording.shared}
 
 
 def _theory_arrays(trajectory: Trajectory, per_run) -> dict[str, np.ndarray]:
@@ -186,7 +150,9 @@ def run_experiment(
             summary["theory"] = f"failed: {theory_advice(error)}"
             summary["theory_failed"] = True
         else:
-            diverged.extend(divergence_lines(trajectory.diverged_alpha, variants.labels, "theory at "))
+            diverged.extend(
+                divergence_lines(trajectory.diverged_alpha, variants.labels, "theory at ", setup.grid.name)
+            )
             arrays.update(_theory_arrays(trajectory, per_run))
             summary["theory_seconds"] = round(time.perf_counter() - theory_start, 3)
             summary["eps_g_theory_final_mean"] = _final_seed_mean(trajectory.per_variant["eps_g_theory"])

@@ -58,7 +58,7 @@ class AbstractTheory(eqx.Module):
 
     @abc.abstractmethod
     def solve(self, setup, state0) -> Trajectory:
-        """The theory for every variant and seed of `setup` on `setup.grid.alpha`, from `state0`.
+        """The theory for every variant and seed of `setup` on `setup.grid.times`, from `state0`.
         Raises `TheoryError` when the solver cannot reach the end."""
 
 

@@ -81,7 +81,7 @@ class ReadoutTheory(AbstractTheory):
         )
 
     def _curves(self, setup: Setup, c, b, tau, readout, eta: float, scale: float):
-        options, alpha = setup.theory, setup.grid.alpha
+        options, alpha = setup.theory, setup.grid.times
 
         def one(c_, b_, tau_, a0):
             return solve_readout(
@@ -154,4 +154,4 @@ class ReadoutTheory(AbstractTheory):
             "eps_g_asymptote_mean": per_variant["eps_g_asymptote"].mean(-1).tolist(),
             "eps_g_stationary_mean": per_variant["eps_g_stationary"].mean(-1).tolist(),
         }
-        return Trajectory(setup.grid.alpha, per_variant, {}, np.asarray(diverged), summary)
+        return Trajectory(setup.grid.times, per_variant, {}, np.asarray(diverged), summary)

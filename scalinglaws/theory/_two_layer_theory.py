@@ -125,7 +125,7 @@ class _AbstractOrderParameterTheory(AbstractTheory):
     def solve(self, setup: Setup, state0: InitialOverlaps) -> Trajectory:
         ode = self._ode(setup)
         options = setup.theory
-        alpha = setup.grid.alpha
+        alpha = setup.grid.times
         variants, seeds = setup.variants.size, state0.q.shape[0]
         solver = self._solver(setup, ode)
         solve = jax.vmap(
