@@ -22,7 +22,12 @@ from ._activations import (
 from ._data import GaussianData as GaussianData, isotropic as isotropic, power_law as power_law
 from ._error import field_covariance as field_covariance, generalisation_error as generalisation_error
 from ._jax_config import configure as configure, require_float64 as require_float64
-from ._learners import AbstractLearner as AbstractLearner, OnlineSGD as OnlineSGD
+from ._full_batch import (
+    FullBatchLangevin as FullBatchLangevin,
+    KernelProblem as KernelProblem,
+    exact_draw as exact_draw,
+)
+from ._learners import AbstractLearner as AbstractLearner, OnlineSGD as OnlineSGD, Recording as Recording
 from ._models import (
     AbstractStudent as AbstractStudent,
     LearningRates as LearningRates,
@@ -36,7 +41,11 @@ from ._random_feature_model import (
     random_feature_model as random_feature_model,
 )
 from ._setup import (
+    AbstractModelSpec as AbstractModelSpec,
     AbstractStudentSpec as AbstractStudentSpec,
+    FitSpec as FitSpec,
+    KernelRegressionSpec as KernelRegressionSpec,
+    LinearTeacherSpec as LinearTeacherSpec,
     Networks as Networks,
     RandomFeatureStudentSpec as RandomFeatureStudentSpec,
     Setup as Setup,

@@ -36,11 +36,11 @@ def _stationary_levels(ax, stationary, colors: list[str]) -> None:
 def learning_curve_figure(
     arrays: Mapping[str, np.ndarray], title: str = "", theory_floor: float = 0.0, fit=None, fit_label: str = ""
 ) -> Figure:
-    """`eps_g` against `alpha` on log-log axes: seed mean with a min-max band, theory dashed.
+    """`eps_g` against `alpha` (or `time`) on log-log axes: seed mean with a min-max band, theory dashed.
 
     **Arguments:**
 
-    - `arrays`: a run's arrays: `alpha` (T,), `eps_g_sim` (S, T) or (H, S, T) for a sweep (with
+    - `arrays`: a run's arrays: `alpha` (T,) or the `time` of full-batch training, `eps_g_sim` (S, T) or (H, S, T) for a sweep (with
       `learning_rate` (H,), `distinct_eigenvalues` (H,) or `hidden` (H,)), and optionally
       `eps_g_theory` of shape (T,), (S, T), (H, T) or (H, S, T); a seed axis of the theory is
       averaged. A random-feature run's `eps_g_stationary` ((S,) or (H, S), the theory's long-time
@@ -49,7 +49,8 @@ def learning_curve_figure(
     - `theory_floor`: theory values below it (the solver's resolution of eps_g) are not drawn.
     - `fit`: a `scalinglaws.fit.Fit`, drawn over its window (dash-dotted), labelled with `fit_label`.
     """
-    alpha = np.asarray(arrays["alpha"])
+    continuous = "alpha" not in arrays  # full-batch training: the time t
+    alpha = np.asarray(arrays["time" if continuous else "alpha"])
     shown = alpha > 0
     fig = Figure(figsize=(6.4, 4.4), layout="constrained")
     ax = fig.subplots()
@@ -98,7 +99,7 @@ def learning_curve_figure(
         ax.set_xlim(alpha[shown].min(initial=1.0), alpha[shown].max(initial=10.0))
         ax.set_ylim(1e-3, 1.0)
         ax.text(0.5, 0.5, "no finite eps_g to show (every run diverged)", ha="center", transform=ax.transAxes)
-    ax.set_xlabel(r"$\alpha$ = steps / N")
+    ax.set_xlabel("t" if continuous else r"$\alpha$ = steps / N")
     ax.set_ylabel(r"$\epsilon_g$")
     if title:
         ax.set_title(title)

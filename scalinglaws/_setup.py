@@ -24,8 +24,11 @@ from .simulate import initial_networks
 
 
 __all__ = [
+    "AbstractModelSpec",
     "AbstractStudentSpec",
     "FitSpec",
+    "KernelRegressionSpec",
+    "LinearTeacherSpec",
     "Networks",
     "RandomFeatureStudentSpec",
     "Setup",
@@ -65,7 +68,30 @@ class TeacherSpec(eqx.Module):
         return lambda key: make(key=key)
 
 
-class AbstractStudentSpec(eqx.Module):
+class LinearTeacherSpec(eqx.Module):
+    """The teacher of kernel regression: labels `y = wbar . x + noise`, `wbar ~ N(0, variance I)` in
+    the kernel's eigenbasis (the isotropic, Gaussian-process teacher of Kramp, Lindner & Helias,
+    arXiv 2602.23039), label noise of standard deviation `noise_std`."""
+
+    variance: float = 1.0
+    noise_std: float = 0.0
+
+
+class AbstractModelSpec(eqx.Module):
+    """What a setup trains: a network drawn per seed (`AbstractStudentSpec`) or a linear model on
+    fixed features (`KernelRegressionSpec`)."""
+
+
+class KernelRegressionSpec(AbstractModelSpec):
+    """Kernel (random-feature) regression in the kernel's eigenbasis: `f(x) = w . x` over the N
+    eigenmodes of the input covariance, `w(0) ~ N(0, init_std^2 I)` (`init_std = 0`: `w(0) = 0`).
+    Trained by a full-batch learner (`scalinglaws.FullBatchLangevin`) on P fixed samples; the
+    model of Kramp, Lindner & Helias, arXiv 2602.23039."""
+
+    init_std: float = 0.0
+
+
+class AbstractStudentSpec(AbstractModelSpec):
     """How to draw a student (an `AbstractStudent`) of a given size: one final subclass per model."""
 
     hidden: eqx.AbstractVar[int]
@@ -220,8 +246,9 @@ class Setup(eqx.Module):
 
     - `name`: the run's name; `input_dim`: N; `power_law`: whether the inputs have a power-law
       spectrum (else isotropic); `dtype`: the simulation's (`"float32"` or `"float64"`).
-    - `teacher`, `student`: `TeacherSpec` and an `AbstractStudentSpec`.
-    - `learner`: an `AbstractLearner` (online SGD).
+    - `teacher`, `student`: `TeacherSpec` and an `AbstractStudentSpec` (networks), or
+      `LinearTeacherSpec` and `KernelRegressionSpec` (kernel regression).
+    - `learner`: an `AbstractLearner` (online SGD; full-batch gradient flow or Langevin dynamics).
     - `variants`, `grid`, `theory`: as their classes say.
     - `seeds`: S, independent runs (0: theory alone, from seed 0's networks); `seed`: the base PRNG seed.
     - `divergence_threshold`: a run (or a theory) has diverged above it; `stop_on_divergence`: stop
@@ -233,8 +260,8 @@ class Setup(eqx.Module):
     input_dim: int
     power_law: bool
     dtype: str
-    teacher: TeacherSpec
-    student: AbstractStudentSpec
+    teacher: TeacherSpec | LinearTeacherSpec
+    student: AbstractModelSpec
     learner: eqx.Module
     variants: Variants
     grid: TimeGrid
@@ -266,7 +293,10 @@ class Setup(eqx.Module):
 
     def networks(self, seeds: int | None = None) -> list[Networks]:
         """The networks the learner trains (exactly as `simulate` draws them), one `Networks` per
-        group of variants sharing a student size; `seeds` defaults to max(S, 1)."""
+        group of variants sharing a student size; `seeds` defaults to max(S, 1). A model without
+        networks (kernel regression: its learner draws data per realisation) has none: `[]`."""
+        if not isinstance(self.student, AbstractStudentSpec):
+            return []
         seeds = max(self.seeds, 1) if seeds is None else seeds
         out = []
         for group in self.variants.groups():

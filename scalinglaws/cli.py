@@ -140,12 +140,13 @@ def _command_run(args) -> int:
 def _report(results) -> None:
     """What a computed run prints: where it went, the final errors, and every warning."""
     summary = results.summary
+    axis = "alpha" if "alpha" in results.arrays else "time"
     finals = []
     for key, label in (("eps_g_final_mean", "simulation"), ("eps_g_theory_final_mean", "theory")):
         if key in summary:
             finals.append(f"{label} " + ", ".join(f"{x:.4g}" for x in summary[key]))
     print(
-        f"wrote {results.path} in {summary['total_seconds']:.1f} s: eps_g at alpha={results.arrays['alpha'][-1]:g}: "
+        f"wrote {results.path} in {summary['total_seconds']:.1f} s: eps_g at {axis}={results.arrays[axis][-1]:g}: "
         f"{'; '.join(finals)} (seed means)"
     )
     if summary.get("theory_failed"):

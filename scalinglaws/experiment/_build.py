@@ -8,9 +8,12 @@ import numpy as np
 
 from .._activations import activation_from_name
 from .._data import GaussianData, isotropic, power_law
+from .._full_batch import FullBatchLangevin
 from .._learners import OnlineSGD
 from .._setup import (
     FitSpec,
+    KernelRegressionSpec,
+    LinearTeacherSpec,
     RandomFeatureStudentSpec,
     Setup,
     TeacherSpec,
@@ -101,8 +104,61 @@ def _fit(config: Config) -> FitSpec | None:
     )
 
 
+def _time_grid(training: dict) -> TimeGrid:
+    """`t = 0` and `points_per_decade` log-spaced times from `time_min` to `time_max` (rounded to
+    multiples of the Euler–Maruyama step when the simulation takes one)."""
+    decades = np.log10(training["time_max"] / training["time_min"])
+    count = max(2, int(np.ceil(decades * training["points_per_decade"])) + 1)
+    times = np.geomspace(training["time_min"], training["time_max"], count)
+    if training["method"] == "euler_maruyama":
+        times = np.rint(times / training["time_step"]) * training["time_step"]
+    return TimeGrid(np.unique(np.concatenate([[0.0], times])), None, "time")
+
+
+def _kernel_setup(config: Config) -> Setup:
+    """A kernel-regression setup trained by full-batch gradient flow or Langevin dynamics."""
+    data, teacher, training, theory = config["data"], config["teacher"], config["training"], config["theory"]
+    (spectrum,) = build_spectra(config)
+    n = data["input_dim"]
+    return Setup(
+        name=config["name"],
+        input_dim=n,
+        power_law=data["spectrum"] == "power_law",
+        dtype=training["dtype"],
+        teacher=LinearTeacherSpec(1.0, teacher["noise_std"]),
+        student=KernelRegressionSpec(config["student"]["readout_init_std"]),
+        learner=FullBatchLangevin(
+            training["samples"],
+            temperature=training["temperature"],
+            weight_decay=training["weight_decay"],
+            loss=training["loss"],
+            method="euler_maruyama" if training["method"] == "euler_maruyama" else "exact",
+            time_step=training["time_step"],
+        ),
+        variants=Variants(
+            axis=None,
+            values=np.ones(1),
+            learning_rates=np.ones(1),  # the flow's time unit
+            second_layer_rates=np.ones(1),
+            spectra=(spectrum,),
+            hidden=(n,),
+            labels=("kernel regression",),
+            eigenvalues=spectrum.refined_eigenvalues(n)[None],
+        ),
+        grid=_time_grid(training),
+        theory=TheoryOptions(theory["enabled"], theory["rtol"], theory["atol"], theory["max_steps"], theory["solver"]),
+        seeds=training["seeds"],
+        seed=training["seed"],
+        divergence_threshold=training["divergence_threshold"],
+        stop_on_divergence=training["on_divergence"] == "error",
+        fit=_fit(config),
+    )
+
+
 def build_setup(config: Config) -> Setup:
     """The `Setup` a validated config describes."""
+    if config["student"]["kind"] == "kernel_regression":
+        return _kernel_setup(config)
     data, teacher, training, theory = config["data"], config["teacher"], config["training"], config["theory"]
     n = data["input_dim"]
     steps = log_time_grid(n, training["alpha_max"], training["points_per_decade"], training["alpha_min"])

@@ -92,7 +92,44 @@ def variant_count(config: Mapping) -> int:
     return max(len(value) if isinstance(value, list) else 1 for value in swept)
 
 
+def _full_batch_checks(config: dict) -> None:
+    """Which learner trains which student, and the keys of full-batch training."""
+    student, training, data = config["student"], config["training"], config["data"]
+    algorithm = training["algorithm"]
+    kernel = student["kind"] == "kernel_regression"
+    if kernel != (algorithm in ("gradient_flow", "langevin")):
+        trained_by = "gradient_flow or langevin" if kernel else "online_sgd"
+        raise ConfigError("training.algorithm", f"student.kind = {student['kind']!r} is trained by {trained_by}")
+    if algorithm == "gradient_flow" and training["temperature"] > 0:
+        raise ConfigError("training.temperature", "must be 0 for gradient_flow (Langevin dynamics: algorithm = 'langevin')")
+    if algorithm == "langevin" and training["temperature"] == 0:
+        raise ConfigError("training.temperature", "must be > 0 for langevin (T = 0 is gradient_flow)")
+    if not kernel:
+        return
+    for key, section in (("learning_rate", "training"), ("hidden", "student"), ("distinct_eigenvalues", "data")):
+        if isinstance(config[section][key], list):
+            raise ConfigError(f"{section}.{key}", "kernel regression runs one setup: give one value, not a list")
+    for key, value in (("train_second_layer", False), ("visible_blocks", None)):
+        if student[key] != value:
+            raise ConfigError(f"student.{key}", "does not apply to student.kind = 'kernel_regression'")
+    if training["time_min"] >= training["time_max"]:
+        raise ConfigError("training.time_min", f"must be < training.time_max = {training['time_max']:g}")
+    if training["method"] == "euler_maruyama":
+        step = training["time_step"]
+        if training["time_min"] < step:
+            raise ConfigError("training.time_step", f"must be at most training.time_min = {training['time_min']:g}")
+        if training["time_max"] / step > MAX_STEPS:
+            raise ConfigError("training.time_step", f"time_max / time_step must be at most {MAX_STEPS} steps")
+    if data["input_dim"] > 2**14 and training["seeds"] > 0:
+        raise ConfigError(
+            "data.input_dim",
+            "the kernel-regression simulation diagonalises N x N matrices: N must be at most 16384 "
+            "(the theory alone, training.seeds = 0, takes any N)",
+        )
+
+
 def _cross_checks(config: dict) -> None:
+    _full_batch_checks(config)
     data, teacher, training = config["data"], config["teacher"], config["training"]
     n = data["input_dim"]
     given = data["distinct_eigenvalues"]

@@ -115,9 +115,10 @@ KEYS: dict[str, dict[str, Key]] = {
         "kind": Key(
             "choice",
             "two_layer",
-            "student model: two_layer (trained first layer), or random_features (frozen Gaussian first "
-            "layer F_kn ~ N(0, 1), trained readout)",
-            choices=("two_layer", "random_features"),
+            "student model: two_layer (trained first layer), random_features (frozen Gaussian first "
+            "layer F_kn ~ N(0, 1), trained readout), or kernel_regression (f = w . x over the N eigenmodes "
+            "of data.spectrum, trained on training.samples fixed samples)",
+            choices=("two_layer", "random_features", "kernel_regression"),
         ),
         "hidden": Key(
             "ints",
@@ -129,7 +130,9 @@ KEYS: dict[str, dict[str, Key]] = {
         "activation": Key("str", "erf", _ACTIVATION_DOC, check=_activation_check),
         "output": Key("choice", "sum", "output scaling: sum, mean (1/K), sqrt (1/sqrt K)", choices=OUTPUT_SCALINGS),
         "init_std": Key("float", 1e-3, "sigma_J: first-layer weights ~ N(0, sigma_J^2)", minimum=0),
-        "readout_init_std": Key("float", 0.0, "random features: initial readout a_k ~ N(0, std^2)", minimum=0),
+        "readout_init_std": Key(
+            "float", 0.0, "random features: initial readout a_k ~ N(0, std^2); kernel regression: w(0)", minimum=0
+        ),
         "visible_blocks": Key(
             "int",
             None,
@@ -146,6 +149,34 @@ KEYS: dict[str, dict[str, Key]] = {
         ),
     },
     "training": {
+        "algorithm": Key(
+            "choice",
+            "online_sgd",
+            "online_sgd (networks), or full-batch gradient_flow or langevin on training.samples fixed "
+            "samples (kernel_regression)",
+            choices=("online_sgd", "gradient_flow", "langevin"),
+        ),
+        "samples": Key("int", 100, "P, training samples of full-batch training", minimum=1, maximum=2**16),
+        "temperature": Key("float", 0.0, "T of Langevin dynamics, dw = ... + sqrt(2T) dB", minimum=0, maximum=1e6),
+        "weight_decay": Key("float", 0.0, "kappa: dw = -grad L dt - kappa w dt + ...", minimum=0, maximum=1e6),
+        "loss": Key(
+            "choice",
+            "sum",
+            "full-batch loss: sum (1/2 sum_mu (y - f)^2) or mean (1/P of it: time, kappa and T scale by P)",
+            choices=("sum", "mean"),
+        ),
+        "time_max": Key("float", 100.0, "last time t of full-batch training", minimum=0, exclusive=True, maximum=1e9),
+        "time_min": Key("float", 0.01, "first nonzero recording time t", minimum=0, exclusive=True),
+        "method": Key(
+            "choice",
+            "auto",
+            "full-batch simulation: exact (each draw averaged exactly over teacher, label and thermal "
+            "noise) or euler_maruyama (everything sampled, step training.time_step); auto: exact",
+            choices=("auto", "exact", "euler_maruyama"),
+        ),
+        "time_step": Key(
+            "float", 1e-3, "Euler-Maruyama step dt (recording times are rounded to multiples)", minimum=0, exclusive=True
+        ),
         "learning_rate": Key("floats", 0.5, "eta; a list runs a vmapped sweep", minimum=0, exclusive=True),
         "alpha_max": Key(
             "float",
@@ -156,8 +187,12 @@ KEYS: dict[str, dict[str, Key]] = {
             maximum=1e9,
         ),
         "alpha_min": Key("float", 0.01, "first nonzero recording time", minimum=0, exclusive=True),
-        "points_per_decade": Key("int", 20, "recording points per decade of alpha", minimum=1, maximum=10_000),
-        "seeds": Key("int", 8, "independent runs (0 = theory alone)", minimum=0, maximum=2**16),
+        "points_per_decade": Key(
+            "int", 20, "recording points per decade of alpha (or t)", minimum=1, maximum=10_000
+        ),
+        "seeds": Key(
+            "int", 8, "independent runs, or data draws of full-batch training (0 = theory alone)", minimum=0, maximum=2**16
+        ),
         "seed": Key("int", 0, "base PRNG seed", minimum=0, maximum=2**63 - 1),
         "dtype": Key("choice", "float32", "simulation dtype", choices=("float32", "float64")),
         "chunk_size": Key(

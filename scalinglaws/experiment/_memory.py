@@ -25,6 +25,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._full_batch import FullBatchLangevin
 from .._setup import RandomFeatureStudentSpec, Setup
 from ..simulate import auto_chunk_size
 from ._build import build_setup
@@ -52,6 +53,27 @@ def _gib(count: int | float) -> str:
     return f"{count / 2**30:.3g} GiB"
 
 
+def _full_batch_estimate(setup: Setup) -> MemoryEstimate:
+    """Kernel regression: one batch of draws (`FullBatchLangevin.batch_size`: N x N eigenvectors,
+    the P x N samples and (T, N) mode curves per draw, in float64), the recorded curves (four
+    (S, T), and (T, N) modes, three times on the host), and the DMFT's Talbot nodes (2 T x 40
+    complex numbers per mode at once for the unweighted trace, chunks of 2^21 in the
+    self-consistency, and the (T, N) modes)."""
+    learner, n, seeds = setup.learner, setup.input_dim, setup.seeds
+    points = len(setup.grid.times)
+    parts: list[tuple[str, str, int]] = []
+    if seeds > 0:
+        per_draw = 8 * (4 * n * n + learner.samples * n + 8 * points * n)
+        batch = learner.batch_size(setup)
+        key = "data.input_dim" if n >= learner.samples else "training.samples"
+        parts.append((key, "a batch of data draws", 2 * batch * per_draw))
+        parts.append(("training.seeds", "recorded curves", 3 * 8 * (4 * seeds * points + points * n)))
+    if setup.theory.enabled:
+        parts.append(("data.input_dim", "the DMFT's Talbot nodes", 16 * (3 * 41 * n + 2**21 * 4) + 3 * 8 * points * n))
+    total = _RUNTIME + int(_MARGIN * sum(part[2] for part in parts))
+    return MemoryEstimate(total, tuple(parts))
+
+
 def estimate_memory(setup: Setup | Config) -> MemoryEstimate:
     """The estimated peak memory of running a setup (or a config's; see the module docstring).
 
@@ -59,6 +81,8 @@ def estimate_memory(setup: Setup | Config) -> MemoryEstimate:
     advice of `check_memory` says what to make smaller.
     """
     setup = build_setup(setup) if isinstance(setup, Config) else setup
+    if isinstance(setup.learner, FullBatchLangevin):
+        return _full_batch_estimate(setup)
     variants, learner = setup.variants, setup.learner
     n, m, k, h = setup.input_dim, setup.teacher.hidden, max(variants.hidden), variants.size
     per_sim = 1 if variants.axis == "hidden" else h  # a sweep over K runs one K at a time

@@ -69,10 +69,14 @@ def _device() -> str:
 
 
 def _final_seed_mean(eps: np.ndarray) -> list[float]:
-    """Seed mean of the last eps_g of every variant, ignoring diverged (NaN) runs."""
+    """Seed mean of the last eps_g of every variant (H, S, T), ignoring diverged (NaN) runs; the
+    last eps_g of every variant of a theory without a seed axis (H, T)."""
+    last = np.asarray(eps)[..., -1]
+    if last.ndim == 1:
+        return last.tolist()
     with warnings.catch_warnings():  # every seed of a variant may have diverged
         warnings.simplefilter("ignore", RuntimeWarning)
-        return np.nanmean(eps[..., -1], axis=-1).tolist()
+        return np.nanmean(last, axis=-1).tolist()
 
 
 def _axes(setup: Setup) -> dict[str, np.ndarray]:

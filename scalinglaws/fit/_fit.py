@@ -337,7 +337,8 @@ def fit_run(
     """
     if "eps_g_sim" not in arrays or np.asarray(arrays["eps_g_sim"]).size == 0:
         raise FitError("the run has no simulation (eps_g_sim) to fit")
-    alpha, eps = np.asarray(arrays["alpha"]), np.asarray(arrays["eps_g_sim"])
+    alpha = np.asarray(arrays["alpha"] if "alpha" in arrays else arrays["time"])  # online, or full-batch time
+    eps = np.asarray(arrays["eps_g_sim"])
     if eps.ndim == 3:
         variants = eps.shape[0]
         if variant is None:

@@ -2,6 +2,15 @@
 ODEs solved with one shared diffrax driver, closed forms and their analysis."""
 
 from ._abstract import AbstractTheory as AbstractTheory, Trajectory as Trajectory
+from ._dmft import (
+    DMFTTheory as DMFTTheory,
+    dmft_curves as dmft_curves,
+    dmft_mode_discrepancy as dmft_mode_discrepancy,
+    dmft_stationary as dmft_stationary,
+    early_stopping as early_stopping,
+    response_u as response_u,
+)
+from ._laplace import talbot_nodes as talbot_nodes, talbot_sum as talbot_sum
 from ._analysis import (
     Linearisation as Linearisation,
     linearise as linearise,

@@ -1,6 +1,7 @@
 """The theories a run can be compared with, in order of preference: one line per theory."""
 
 from ._abstract import AbstractTheory
+from ._dmft import DMFTTheory
 from ._readout_theory import ReadoutTheory
 from ._two_layer_theory import EigenBlockTheory, SoftCommitteeTheory
 
@@ -11,6 +12,7 @@ THEORIES: tuple[AbstractTheory, ...] = (
     SoftCommitteeTheory(),
     EigenBlockTheory(),
     ReadoutTheory(),
+    DMFTTheory(),
 )
 
 

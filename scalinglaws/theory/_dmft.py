@@ -1,0 +1,262 @@
+"""The DMFT of kernel regression trained by full-batch gradient flow, weight decay or Langevin
+dynamics on P samples (Kramp, Lindner & Helias, arXiv 2602.23039; the model and its exact
+finite-size average are in `scalinglaws._full_batch`).
+
+For N -> infinity the N modes decouple: mode i obeys a linear equation driven by the collective
+data-side response and a shared effective noise. All responses are time-translation invariant; in
+the Laplace domain they close in one complex number `u(s) = c R_V(s)` per `s`:
+
+    u = sum_i c lambda_i / (s + kappa + c lambda_i P / (1 + u)),
+    G_i(s) = 1 / (s + kappa + c lambda_i P / (1 + u)),   R_V(s) = sum_i lambda_i G_i(s) = u / c,
+
+`G_i(t) = E[(e^{-A t})_ii]` the response of mode i. For an isotropic teacher (`s^2`), initial
+weights `N(0, sigma_0^2)` and label noise `sigma_eps^2`, every average is a trace of a function of
+`A` and follows from `R(tau) = R_V(tau)`, `I_1(x) = int_0^x R` and `K(x) = int_0^x (x - u) R(u) du`:
+
+    2 eps_g(t) = s^2 [R(2t) + 2 kappa (I_1(2t) - I_1(t)) + kappa^2 (K(2t) - 2 K(t))] + sigma_0^2 R(2t)
+               + c sigma_eps^2 [2 I_1(t) - I_1(2t) - kappa (K(2t) - 2 K(t))]        (bias, these three)
+               + T I_1(2t)                                                           (variance).
+
+The training error needs the unweighted trace `G_0(s) = sum_i G_i(s) = E tr (s + A)^{-1}`:
+`Q_1 = tr (A - kappa) e^{-A tau}` has transform `N - (s + kappa) G_0`, `Q_4 = tr (A - kappa)^2
+e^{-A tau}` has `(s + kappa)^2 G_0 - (s + 2 kappa) N + tr A` with `tr A = c P tr Lambda + kappa N`,
+and with `Q_2, Q_3` the first and second integrals of `Q_1` and `Q_6` the second of `Q_4`,
+
+    2 P E_train(t) = (1/c) {s^2 [Q_1(2t) + 2 kappa (Q_2(2t) - Q_2(t)) + kappa^2 (Q_3(2t) - 2 Q_3(t))]
+                            + sigma_0^2 Q_1(2t) + T Q_2(2t)} + sigma_eps^2 [P - 2 Q_2(t) + Q_6(2t) - 2 Q_6(t)].
+
+The mode-resolved mean discrepancy is `mu_i(t) = G_i(t) + kappa int_0^t G_i` (transform
+`G_i(s) (1 + kappa / s)`). Every transform is inverted by the fixed Talbot rule (`_laplace`): no
+time grid, any window, cost O(N) per node. The stationary limit (`kappa > 0`) is the effective
+ridge `kappa_eff = kappa_s + kappa_eff sum_i lambda_i / (P lambda_i + kappa_eff)` (sum convention:
+`kappa_s = kappa / c`, `T_s = T / c`), `gamma = sum_i P lambda_i^2 / (P lambda_i + kappa_eff)^2` and
+
+    2 eps_g(inf) = [s^2 sum_i lambda_i kappa_eff^2 / (P lambda_i + kappa_eff)^2 + gamma sigma_eps^2] / (1 - gamma)
+                 + T_s (kappa_eff / kappa_s - 1).
+"""
+
+from typing import ClassVar
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._full_batch import FullBatchLangevin, KernelProblem
+from .._setup import KernelRegressionSpec, LinearTeacherSpec, Setup
+from ._abstract import AbstractTheory, Trajectory
+from ._laplace import talbot_nodes, talbot_sum
+
+
+__all__ = ["DMFTTheory", "dmft_curves", "dmft_mode_discrepancy", "dmft_stationary", "early_stopping", "response_u"]
+
+_CHUNK = 2**21  # node x mode entries per chunk of the self-consistency
+
+
+def _complex_modes(lam):
+    """The eigenvalues as a complex row (1, N), to broadcast against a column of nodes."""
+    return jnp.asarray(lam).astype(jnp.complex128)[None, :]
+
+
+def _residual(u, s, lam, problem):
+    c, p, kappa = problem.coefficient, problem.samples, problem.weight_decay
+    lam = _complex_modes(lam)
+    d = s[:, None] + kappa + c * lam * p / (1 + u[:, None])
+    f = u - jnp.sum(c * lam / d, axis=-1)
+    df = 1 - jnp.sum((c * lam) ** 2 * p / (d**2 * (1 + u[:, None]) ** 2), axis=-1)
+    return f, df
+
+
+def _newton(s, lam, problem, iterations: int = 200):
+    """Damped complex Newton from u = 0 (steps capped at (1 + |u|) / 2), to machine precision."""
+
+    def body(state):
+        u, _, i = state
+        f, df = _residual(u, s, lam, problem)
+        step = f / df
+        cap = 0.5 * (1 + jnp.abs(u))
+        shrink = jnp.minimum(1.0, cap / jnp.maximum(jnp.abs(step), 1e-300))
+        step = step * shrink.astype(step.dtype)
+        return u - step, jnp.max(jnp.abs(step) / (1 + jnp.abs(u))), i + 1
+
+    def running(state):
+        return (state[1] > 1e-15) & (state[2] < iterations)
+
+    u0 = jnp.zeros_like(s)
+    u, _, _ = jax.lax.while_loop(running, body, (u0, jnp.asarray(jnp.inf), 0))
+    return u
+
+
+def response_u(s, problem: KernelProblem):
+    """`u(s) = c R_V(s)` at complex `s` (any shape) solving the self-consistency (module docstring).
+    Differentiable in the problem's numbers: one Newton step from the stopped solution carries the
+    implicit-function derivative."""
+    lam = jnp.asarray(problem.eigenvalues, jnp.float64)
+    flat = jnp.asarray(s, jnp.complex128).reshape(-1)
+    chunk = max(1, _CHUNK // lam.shape[0])
+    pad = -flat.shape[0] % chunk
+    blocks = jnp.concatenate([flat, jnp.ones(pad, flat.dtype)]).reshape(-1, chunk)
+
+    def one(block):
+        u = jax.lax.stop_gradient(_newton(block, jax.lax.stop_gradient(lam), jax.lax.stop_gradient(problem)))
+        f, df = _residual(u, block, lam, problem)
+        return u - f / df
+
+    u = jax.lax.map(one, blocks).reshape(-1)[: flat.shape[0]]
+    return u.reshape(jnp.shape(s))
+
+
+def _unweighted(s, u, problem: KernelProblem):
+    """`G_0(s) = sum_i G_i(s)`, chunked over the nodes."""
+    lam = jnp.asarray(problem.eigenvalues, jnp.float64)
+    c, p, kappa = problem.coefficient, problem.samples, problem.weight_decay
+    return jnp.sum(1.0 / (s[:, None] + kappa + c * _complex_modes(lam) * p / (1 + u[:, None])), axis=-1)
+
+
+@eqx.filter_jit
+def dmft_curves(problem: KernelProblem, times, nodes: int = 40) -> dict:
+    """`eps_g`, `bias`, `variance`, `train_error` (T,) of the DMFT at `times` (all > 0)."""
+    t = jnp.asarray(times, jnp.float64)
+    count = t.shape[0]
+    s, weights = talbot_nodes(jnp.concatenate([t, 2 * t]), nodes)
+    u = response_u(s, problem)
+    lam = jnp.asarray(problem.eigenvalues, jnp.float64)
+    c, p, kappa, temp = problem.coefficient, problem.samples, problem.weight_decay, problem.temperature
+    n = lam.shape[0]
+    g0 = jax.lax.map(lambda row: _unweighted(row[0], row[1], problem), (s, u))
+    r_hat = u / c
+    q1_hat = n - (s + kappa) * g0
+    trace_a = (c * p * jnp.sum(lam) + kappa * n).astype(jnp.complex128)
+    q4_hat = (s + kappa) ** 2 * g0 - (s + 2 * kappa) * n + trace_a
+
+    def invert(values):
+        both = talbot_sum(weights, values)
+        return both[:count], both[count:]  # at t and at 2t
+
+    (r1, r2), (i1, i2), (k1, k2) = invert(r_hat), invert(r_hat / s), invert(r_hat / s**2)
+    (_, q12), (q21, q22), (q31, q32), (q61, q62) = (
+        invert(q1_hat),
+        invert(q1_hat / s),
+        invert(q1_hat / s**2),
+        invert(q4_hat / s**2),
+    )
+    teacher = problem.variance * (r2 + 2 * kappa * (i2 - i1) + kappa**2 * (k2 - 2 * k1))
+    label = c * problem.noise_variance * (2 * i1 - i2 - kappa * (k2 - 2 * k1))
+    bias = 0.5 * (teacher + problem.init_variance * r2 + label)
+    variance = 0.5 * temp * i2
+    fitted = problem.variance * (q12 + 2 * kappa * (q22 - q21) + kappa**2 * (q32 - 2 * q31))
+    fitted = (fitted + problem.init_variance * q12 + temp * q22) / c
+    residual = p - 2 * q21 + q62 - 2 * q61
+    return {
+        "eps_g": bias + variance,
+        "bias": bias,
+        "variance": variance,
+        "train_error": (fitted + problem.noise_variance * residual) / (2 * p),
+    }
+
+
+@eqx.filter_jit
+def dmft_mode_discrepancy(problem: KernelProblem, times, nodes: int = 40):
+    """`mu_i(t) = G_i(t) + kappa int_0^t G_i` (T, N) at `times` (all > 0)."""
+    lam = jnp.asarray(problem.eigenvalues, jnp.float64)
+    c, p, kappa = problem.coefficient, problem.samples, problem.weight_decay
+    s, weights = talbot_nodes(jnp.asarray(times, jnp.float64), nodes)
+    u = response_u(s, problem)
+
+    def one(row):
+        s_row, u_row, w_row = row
+        g = 1.0 / (s_row[:, None] + kappa + c * _complex_modes(lam) * p / (1 + u_row[:, None]))
+        return jnp.real(jnp.sum(w_row[:, None] * g * (1 + kappa / s_row[:, None]), axis=0))
+
+    return jax.lax.map(one, (s, u, weights))
+
+
+@eqx.filter_jit
+def dmft_stationary(problem: KernelProblem) -> dict:
+    """The stationary (Bayesian posterior) limit for `kappa > 0`: `kappa_eff`, `gamma`, `bias`,
+    `variance` and `eps_g` (module docstring), in the problem's own convention."""
+    lam = jnp.asarray(problem.eigenvalues, jnp.float64)
+    c, p = problem.coefficient, problem.samples
+    kappa_s, temp_s = problem.weight_decay / c, problem.temperature / c
+    summed = KernelProblem(lam, p, 1.0, kappa_s, temp_s)
+    u0 = jnp.real(response_u(jnp.zeros(1, jnp.complex128), summed)[0])
+    k_eff = kappa_s * (1 + u0)
+    gamma = jnp.sum(p * lam**2 / (p * lam + k_eff) ** 2)
+    teacher = problem.variance * jnp.sum(lam * k_eff**2 / (p * lam + k_eff) ** 2)
+    bias = 0.5 * (teacher + gamma * problem.noise_variance) / (1 - gamma)
+    variance = 0.5 * temp_s * (k_eff / kappa_s - 1)
+    return {"kappa_eff": k_eff, "gamma": gamma, "bias": bias, "variance": variance, "eps_g": bias + variance}
+
+
+def early_stopping(problem: KernelProblem, times: np.ndarray, eps: np.ndarray, nodes: int = 40) -> dict:
+    """The minimum of eps_g over the grid, refined twice on 64 log-spaced times between its
+    neighbours (to about 10^-4 of the grid's spacing in log t): `{"time", "error", "interior"}`;
+    `interior` is False (the time that of the grid's end) when the minimum lies at an end."""
+    positive = times > 0
+    t, e = times[positive], eps[positive]
+    i = int(np.argmin(e))
+    if i in (0, len(t) - 1):
+        return {"time": float(t[i]), "error": float(e[i]), "interior": False}
+    low, high = t[i - 1], t[i + 1]
+    for _ in range(2):
+        fine = np.geomspace(low, high, 64)
+        values = np.asarray(dmft_curves(problem, jnp.asarray(fine), nodes)["eps_g"])
+        j = int(np.argmin(values))
+        low, high = fine[max(j - 1, 0)], fine[min(j + 1, 63)]
+    return {"time": float(fine[j]), "error": float(values[j]), "interior": True}
+
+
+class DMFTTheory(AbstractTheory):
+    """Result names: `eps_g_theory`, `bias_theory`, `variance_theory`, `train_error_theory` (H, T),
+    `mode_discrepancy_theory` (H, T, N); the summary holds the early-stopping time and error and,
+    with weight decay, the stationary limit. `nodes`: the Talbot rule's M."""
+
+    description: ClassVar[str] = (
+        "DMFT of kernel regression (Kramp, Lindner & Helias, arXiv 2602.23039): Laplace-domain "
+        "self-consistency, fixed-Talbot inversion"
+    )
+    students: ClassVar[tuple[type, ...]] = (KernelRegressionSpec,)
+    nodes: int = 40
+
+    def why_not(self, setup: Setup) -> str | None:
+        if not isinstance(setup.learner, FullBatchLangevin):
+            return "the DMFT describes full-batch training"
+        if not isinstance(setup.teacher, LinearTeacherSpec):
+            return "the DMFT needs the linear teacher of kernel regression"
+        return None
+
+    def initial_state(self, setup: Setup, networks: list) -> KernelProblem:
+        """The DMFT averages over data, teacher and initial weights: its state is the problem."""
+        return setup.learner.problem(setup)
+
+    def solve(self, setup: Setup, state0: KernelProblem) -> Trajectory:
+        times = np.asarray(setup.grid.times, np.float64)
+        positive = times > 0
+        later = jnp.asarray(times[positive])
+        curves = {name: np.asarray(x) for name, x in dmft_curves(state0, later, self.nodes).items()}
+        modes = np.ones((times.size, setup.input_dim))
+        modes[positive] = np.asarray(dmft_mode_discrepancy(state0, later, self.nodes))
+        lam = np.asarray(state0.eigenvalues)
+        at_zero = {  # w = w(0): the initial error, and the initial training error
+            "eps_g": 0.5 * (state0.variance + state0.init_variance) * lam.sum(),
+            "bias": 0.5 * (state0.variance + state0.init_variance) * lam.sum(),
+            "variance": 0.0,
+            "train_error": 0.5 * ((state0.variance + state0.init_variance) * lam.sum() + state0.noise_variance),
+        }
+        per_variant = {}
+        for name, curve in curves.items():
+            full = np.empty(times.size)
+            full[positive], full[~positive] = curve, at_zero[name]
+            per_variant[f"{name}_theory"] = full[None]
+        per_variant["mode_discrepancy_theory"] = modes[None]
+        stop = early_stopping(state0, times, per_variant["eps_g_theory"][0], self.nodes)
+        summary = {
+            "early_stopping_time_theory": stop["time"],
+            "early_stopping_error_theory": stop["error"],
+            "early_stopping_interior_theory": stop["interior"],
+        }
+        if state0.weight_decay > 0:
+            stationary = {name: float(x) for name, x in dmft_stationary(state0).items()}
+            summary.update({f"{name}_stationary_theory": value for name, value in stationary.items()})
+        diverged_at = np.full((1, max(setup.seeds, 1)), np.nan)
+        return Trajectory(times, per_variant, {}, diverged_at, summary)
