@@ -64,7 +64,7 @@ def theory(n: int, times: np.ndarray) -> tuple[float, float]:
     seconds = []
     for _ in range(2):
         start = time.perf_counter()
-        jax.block_until_ready(sl.theory.dmft_curves(problem, jnp.asarray(times)))
+        jax.block_until_ready(sl.theory.dmft_curves(problem, times))
         seconds.append(time.perf_counter() - start)
     return seconds[0], seconds[1]
 
@@ -76,7 +76,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "dmft.md"))
     cli = parser.parse_args()
-    sl.configure()
+    sl.configure(cpu_devices="auto")  # as `scalinglaws run`: the CPU as one device per core
     seeds = 1000 if cli.quick else 10_000
     sizes = [10**3, 10**4, 10**5] + ([] if cli.quick else [10**6])
     times = np.geomspace(0.01, 100, 41)

@@ -53,7 +53,7 @@ from ._observables import diverged, first_failure
 from ._sharding import shard_leading_axis
 
 
-__all__ = ["FullBatchLangevin", "KernelProblem", "exact_draw"]
+__all__ = ["FullBatchLangevin", "KernelProblem", "exact_average", "exact_draw", "sample_covariance"]
 
 _BATCH_BYTES = 2**27  # working memory of one batch of draws (about 128 MiB)
 
@@ -79,14 +79,20 @@ def _phi(x):
     return jnp.where(small, 1.0 - 0.5 * x, -jnp.expm1(-x) / jnp.where(small, 1.0, x))
 
 
-def exact_draw(problem: KernelProblem, times: Float[Array, " T"], *, key: PRNGKeyArray) -> dict[str, Array]:
-    """One data draw, averaged exactly over teacher, label noise, initial and thermal noise:
-    `eps_g`, `bias`, `variance`, `train_error` (T,) and `mode_discrepancy` (T, N), in float64."""
+def sample_covariance(problem: KernelProblem, *, key: PRNGKeyArray) -> Float[Array, "N N"]:
+    """`A = c X^T X + kappa I` of one draw of the P samples `X = Z Lambda^(1/2)`, float64."""
     lam = jnp.asarray(problem.eigenvalues, jnp.float64)
-    n, p = lam.shape[0], problem.samples
-    c, kappa, temp = problem.coefficient, problem.weight_decay, problem.temperature
-    x = jr.normal(key, (p, n), jnp.float64) * jnp.sqrt(lam)[None, :]
-    a, u = jnp.linalg.eigh(c * x.T @ x + kappa * jnp.eye(n, dtype=jnp.float64))
+    n = lam.shape[0]
+    x = jr.normal(key, (problem.samples, n), jnp.float64) * jnp.sqrt(lam)[None, :]
+    return problem.coefficient * x.T @ x + problem.weight_decay * jnp.eye(n, dtype=jnp.float64)
+
+
+def exact_average(problem: KernelProblem, times: Float[Array, " T"], covariance: Float[Array, "N N"]) -> dict:
+    """The draw with sample covariance `A`, averaged exactly over teacher, label noise, initial and
+    thermal noise: `eps_g`, `bias`, `variance`, `train_error` (T,) and `mode_discrepancy` (T, N)."""
+    lam = jnp.asarray(problem.eigenvalues, jnp.float64)
+    p, c, kappa, temp = problem.samples, problem.coefficient, problem.weight_decay, problem.temperature
+    a, u = jnp.linalg.eigh(covariance)
     a = jnp.maximum(a, kappa)  # round-off below the ridge
     u2 = u**2
     weight = lam @ u2  # (U^T Lambda U)_jj
@@ -109,6 +115,11 @@ def exact_draw(problem: KernelProblem, times: Float[Array, " T"], *, key: PRNGKe
         "train_error": (fitted + problem.noise_variance * residual) / (2 * p),
         "mode_discrepancy": m @ u2.T,
     }
+
+
+def exact_draw(problem: KernelProblem, times: Float[Array, " T"], *, key: PRNGKeyArray) -> dict[str, Array]:
+    """One data draw (`sample_covariance`), averaged exactly (`exact_average`), in float64."""
+    return exact_average(problem, times, sample_covariance(problem, key=key))
 
 
 def _em_draw(problem: KernelProblem, steps: Array, time_step: float, dtype, *, key: PRNGKeyArray) -> dict[str, Array]:
@@ -189,12 +200,11 @@ class FullBatchLangevin(AbstractLearner):
             return "full-batch training runs one variant"
         return None if setup.seeds >= 1 else "no data draws to train on"
 
-    def batch_size(self, setup) -> int:
-        """Draws computed at once: as many as fit `_BATCH_BYTES`, a multiple of the device count."""
+    def batch_size(self, setup, devices: int = 1) -> int:
+        """Draws computed at once: as many as fit `_BATCH_BYTES`, a multiple of `devices`."""
         n, p = setup.input_dim, self.samples
         times = len(setup.grid.times)
         per_draw = 8 * (4 * n * n + p * n + 8 * times * n)
-        devices = jax.device_count()
         size = max(1, _BATCH_BYTES // per_draw // devices) * devices
         return min(size, -(-setup.seeds // devices) * devices)
 
@@ -209,7 +219,11 @@ class FullBatchLangevin(AbstractLearner):
             steps = jnp.asarray(np.rint(setup.grid.times / self.time_step), jnp.int32)
             draw = jax.jit(jax.vmap(lambda key: _em_draw(problem, steps, self.time_step, dtype, key=key)))
         keys = jr.split(jr.key(setup.seed), setup.seeds)
-        batch = self.batch_size(setup)
+        # The exact average is not sharded over CPU devices: with the CPU shown as several devices, a
+        # sharded batch of draws that are diagonalised hung in XLA (jax 0.10.2, intermittently, also
+        # with drawing and diagonalising in two programs); one device runs them.
+        single = exact and jax.devices()[0].platform == "cpu"
+        batch = self.batch_size(setup, 1 if single else jax.device_count())
         curves: dict[str, list] = {}
         mode_sum = np.zeros((len(setup.grid.times), setup.input_dim))
         start, compile_seconds = time.perf_counter(), 0.0
@@ -217,7 +231,7 @@ class FullBatchLangevin(AbstractLearner):
             chunk = keys[first : first + batch]
             padded = jnp.concatenate([chunk, keys[: batch - len(chunk)]]) if len(chunk) < batch else chunk
             tick = time.perf_counter()
-            out = jax.device_get(draw(shard_leading_axis(padded)))
+            out = jax.device_get(draw(padded if single else shard_leading_axis(padded)))
             if first == 0:
                 compile_seconds = time.perf_counter() - tick  # the first batch includes compiling
             for name, value in out.items():

@@ -10,7 +10,7 @@ from ._dmft import (
     early_stopping as early_stopping,
     response_u as response_u,
 )
-from ._laplace import talbot_nodes as talbot_nodes, talbot_sum as talbot_sum
+from ._laplace import talbot_windows as talbot_windows
 from ._analysis import (
     Linearisation as Linearisation,
     linearise as linearise,

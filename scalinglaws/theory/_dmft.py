@@ -26,8 +26,9 @@ and with `Q_2, Q_3` the first and second integrals of `Q_1` and `Q_6` the second
                             + sigma_0^2 Q_1(2t) + T Q_2(2t)} + sigma_eps^2 [P - 2 Q_2(t) + Q_6(2t) - 2 Q_6(t)].
 
 The mode-resolved mean discrepancy is `mu_i(t) = G_i(t) + kappa int_0^t G_i` (transform
-`G_i(s) (1 + kappa / s)`). Every transform is inverted by the fixed Talbot rule (`_laplace`): no
-time grid, any window, cost O(N) per node. The stationary limit (`kappa > 0`) is the effective
+`G_i(s) (1 + kappa / s)`). Every transform is inverted by the fixed Talbot rule on contours
+shared by windows of times (`_laplace`): no time grid, any window, cost O(N) per node, 24 nodes per
+factor 4 in time. The stationary limit (`kappa > 0`) is the effective
 ridge `kappa_eff = kappa_s + kappa_eff sum_i lambda_i / (P lambda_i + kappa_eff)` (sum convention:
 `kappa_s = kappa / c`, `T_s = T / c`), `gamma = sum_i P lambda_i^2 / (P lambda_i + kappa_eff)^2` and
 
@@ -45,7 +46,7 @@ import numpy as np
 from .._full_batch import FullBatchLangevin, KernelProblem
 from .._setup import KernelRegressionSpec, LinearTeacherSpec, Setup
 from ._abstract import AbstractTheory, Trajectory
-from ._laplace import talbot_nodes, talbot_sum
+from ._laplace import talbot_windows
 
 
 __all__ = ["DMFTTheory", "dmft_curves", "dmft_mode_discrepancy", "dmft_stationary", "early_stopping", "response_u"]
@@ -58,13 +59,18 @@ def _complex_modes(lam):
     return jnp.asarray(lam).astype(jnp.complex128)[None, :]
 
 
-def _residual(u, s, lam, problem):
+def _sums(u, s, lam, problem):
+    """`(F, F', G_0)` at `u` for a block of nodes `s` (B,): the residual of the self-consistency,
+    its derivative and the unweighted trace `sum_i G_i(s)`, with one complex reciprocal per mode:
+    `F = u - sum_i c lambda_i G_i`, `F' = 1 - P/(1+u)^2 sum_i (c lambda_i G_i)^2`."""
     c, p, kappa = problem.coefficient, problem.samples, problem.weight_decay
     lam = _complex_modes(lam)
-    d = s[:, None] + kappa + c * lam * p / (1 + u[:, None])
-    f = u - jnp.sum(c * lam / d, axis=-1)
-    df = 1 - jnp.sum((c * lam) ** 2 * p / (d**2 * (1 + u[:, None]) ** 2), axis=-1)
-    return f, df
+    g = 1 / (1 + u[:, None])
+    inverse = 1 / (s[:, None] + kappa + (c * p) * lam * g)
+    weighted = c * lam * inverse
+    f = u - jnp.sum(weighted, axis=-1)
+    df = 1 - p * g[:, 0] ** 2 * jnp.sum(weighted**2, axis=-1)
+    return f, df, jnp.sum(inverse, axis=-1)
 
 
 def _newton(s, lam, problem, iterations: int = 200):
@@ -72,7 +78,7 @@ def _newton(s, lam, problem, iterations: int = 200):
 
     def body(state):
         u, _, i = state
-        f, df = _residual(u, s, lam, problem)
+        f, df, _ = _sums(u, s, lam, problem)
         step = f / df
         cap = 0.5 * (1 + jnp.abs(u))
         shrink = jnp.minimum(1.0, cap / jnp.maximum(jnp.abs(step), 1e-300))
@@ -87,10 +93,10 @@ def _newton(s, lam, problem, iterations: int = 200):
     return u
 
 
-def response_u(s, problem: KernelProblem):
-    """`u(s) = c R_V(s)` at complex `s` (any shape) solving the self-consistency (module docstring).
-    Differentiable in the problem's numbers: one Newton step from the stopped solution carries the
-    implicit-function derivative."""
+def _solve(s, problem: KernelProblem):
+    """`(u, G_0)` at complex `s` (any shape): `u(s) = c R_V(s)` solving the self-consistency (module
+    docstring) and `G_0(s) = sum_i G_i(s)`, in chunks of nodes. Differentiable in the problem's
+    numbers: one Newton step from the stopped solution carries the implicit-function derivative."""
     lam = jnp.asarray(problem.eigenvalues, jnp.float64)
     flat = jnp.asarray(s, jnp.complex128).reshape(-1)
     chunk = max(1, _CHUNK // lam.shape[0])
@@ -99,38 +105,38 @@ def response_u(s, problem: KernelProblem):
 
     def one(block):
         u = jax.lax.stop_gradient(_newton(block, jax.lax.stop_gradient(lam), jax.lax.stop_gradient(problem)))
-        f, df = _residual(u, block, lam, problem)
-        return u - f / df
+        f, df, g0 = _sums(u, block, lam, problem)
+        return u - f / df, g0
 
-    u = jax.lax.map(one, blocks).reshape(-1)[: flat.shape[0]]
-    return u.reshape(jnp.shape(s))
+    u, g0 = jax.lax.map(one, blocks)
+    shape = jnp.shape(s)
+    return u.reshape(-1)[: flat.shape[0]].reshape(shape), g0.reshape(-1)[: flat.shape[0]].reshape(shape)
 
 
-def _unweighted(s, u, problem: KernelProblem):
-    """`G_0(s) = sum_i G_i(s)`, chunked over the nodes."""
-    lam = jnp.asarray(problem.eigenvalues, jnp.float64)
-    c, p, kappa = problem.coefficient, problem.samples, problem.weight_decay
-    return jnp.sum(1.0 / (s[:, None] + kappa + c * _complex_modes(lam) * p / (1 + u[:, None])), axis=-1)
+def response_u(s, problem: KernelProblem):
+    """`u(s) = c R_V(s)` at complex `s` (any shape) solving the self-consistency (module docstring),
+    differentiable in the problem's numbers."""
+    return _solve(s, problem)[0]
+
+
+def _invert(values, weights, window):
+    """`f(t_j) = Re sum_k weights[j, k] values[window[j], k]` (`_laplace.talbot_windows`)."""
+    return jnp.real(jnp.sum(weights * values[window], axis=1))
 
 
 @eqx.filter_jit
-def dmft_curves(problem: KernelProblem, times, nodes: int = 40) -> dict:
-    """`eps_g`, `bias`, `variance`, `train_error` (T,) of the DMFT at `times` (all > 0)."""
-    t = jnp.asarray(times, jnp.float64)
-    count = t.shape[0]
-    s, weights = talbot_nodes(jnp.concatenate([t, 2 * t]), nodes)
-    u = response_u(s, problem)
+def _curves(problem: KernelProblem, s, weights, window, count: int) -> dict:
+    u, g0 = _solve(s, problem)
     lam = jnp.asarray(problem.eigenvalues, jnp.float64)
     c, p, kappa, temp = problem.coefficient, problem.samples, problem.weight_decay, problem.temperature
     n = lam.shape[0]
-    g0 = jax.lax.map(lambda row: _unweighted(row[0], row[1], problem), (s, u))
     r_hat = u / c
     q1_hat = n - (s + kappa) * g0
     trace_a = (c * p * jnp.sum(lam) + kappa * n).astype(jnp.complex128)
     q4_hat = (s + kappa) ** 2 * g0 - (s + 2 * kappa) * n + trace_a
 
     def invert(values):
-        both = talbot_sum(weights, values)
+        both = _invert(values, weights, window)
         return both[:count], both[count:]  # at t and at 2t
 
     (r1, r2), (i1, i2), (k1, k2) = invert(r_hat), invert(r_hat / s), invert(r_hat / s**2)
@@ -155,20 +161,34 @@ def dmft_curves(problem: KernelProblem, times, nodes: int = 40) -> dict:
     }
 
 
+def dmft_curves(problem: KernelProblem, times, nodes: int = 24) -> dict:
+    """`eps_g`, `bias`, `variance`, `train_error` (T,) of the DMFT at concrete `times` (all > 0)."""
+    t = np.asarray(times, np.float64)
+    s, weights, window = talbot_windows(np.concatenate([t, 2 * t]), nodes)
+    return _curves(problem, jnp.asarray(s), jnp.asarray(weights), jnp.asarray(window), t.size)
+
+
 @eqx.filter_jit
-def dmft_mode_discrepancy(problem: KernelProblem, times, nodes: int = 40):
-    """`mu_i(t) = G_i(t) + kappa int_0^t G_i` (T, N) at `times` (all > 0)."""
+def _modes(problem: KernelProblem, s, weights, window):
     lam = jnp.asarray(problem.eigenvalues, jnp.float64)
     c, p, kappa = problem.coefficient, problem.samples, problem.weight_decay
-    s, weights = talbot_nodes(jnp.asarray(times, jnp.float64), nodes)
     u = response_u(s, problem)
 
-    def one(row):
-        s_row, u_row, w_row = row
+    def one(out, row):  # one window: its nodes' G_i (1 + kappa / s), onto the times it holds
+        index, s_row, u_row = row
         g = 1.0 / (s_row[:, None] + kappa + c * _complex_modes(lam) * p / (1 + u_row[:, None]))
-        return jnp.real(jnp.sum(w_row[:, None] * g * (1 + kappa / s_row[:, None]), axis=0))
+        mine = jnp.where((window == index)[:, None], weights, 0.0)
+        return out + jnp.real(mine @ (g * (1 + kappa / s_row[:, None]))), None
 
-    return jax.lax.map(one, (s, u, weights))
+    zero = jnp.zeros((weights.shape[0], lam.shape[0]), jnp.float64)
+    out, _ = jax.lax.scan(one, zero, (jnp.arange(s.shape[0]), s, u))
+    return out
+
+
+def dmft_mode_discrepancy(problem: KernelProblem, times, nodes: int = 24):
+    """`mu_i(t) = G_i(t) + kappa int_0^t G_i` (T, N) at concrete `times` (all > 0)."""
+    s, weights, window = talbot_windows(times, nodes)
+    return _modes(problem, jnp.asarray(s), jnp.asarray(weights), jnp.asarray(window))
 
 
 @eqx.filter_jit
@@ -188,7 +208,7 @@ def dmft_stationary(problem: KernelProblem) -> dict:
     return {"kappa_eff": k_eff, "gamma": gamma, "bias": bias, "variance": variance, "eps_g": bias + variance}
 
 
-def early_stopping(problem: KernelProblem, times: np.ndarray, eps: np.ndarray, nodes: int = 40) -> dict:
+def early_stopping(problem: KernelProblem, times: np.ndarray, eps: np.ndarray, nodes: int = 24) -> dict:
     """The minimum of eps_g over the grid, refined twice on 64 log-spaced times between its
     neighbours (to about 10^-4 of the grid's spacing in log t): `{"time", "error", "interior"}`;
     `interior` is False (the time that of the grid's end) when the minimum lies at an end."""
@@ -200,7 +220,7 @@ def early_stopping(problem: KernelProblem, times: np.ndarray, eps: np.ndarray, n
     low, high = t[i - 1], t[i + 1]
     for _ in range(2):
         fine = np.geomspace(low, high, 64)
-        values = np.asarray(dmft_curves(problem, jnp.asarray(fine), nodes)["eps_g"])
+        values = np.asarray(dmft_curves(problem, fine, nodes)["eps_g"])
         j = int(np.argmin(values))
         low, high = fine[max(j - 1, 0)], fine[min(j + 1, 63)]
     return {"time": float(fine[j]), "error": float(values[j]), "interior": True}
@@ -209,14 +229,14 @@ def early_stopping(problem: KernelProblem, times: np.ndarray, eps: np.ndarray, n
 class DMFTTheory(AbstractTheory):
     """Result names: `eps_g_theory`, `bias_theory`, `variance_theory`, `train_error_theory` (H, T),
     `mode_discrepancy_theory` (H, T, N); the summary holds the early-stopping time and error and,
-    with weight decay, the stationary limit. `nodes`: the Talbot rule's M."""
+    with weight decay, the stationary limit. `nodes`: the Talbot rule's M per window of times."""
 
     description: ClassVar[str] = (
         "DMFT of kernel regression (Kramp, Lindner & Helias, arXiv 2602.23039): Laplace-domain "
         "self-consistency, fixed-Talbot inversion"
     )
     students: ClassVar[tuple[type, ...]] = (KernelRegressionSpec,)
-    nodes: int = 40
+    nodes: int = 24
 
     def why_not(self, setup: Setup) -> str | None:
         if not isinstance(setup.learner, FullBatchLangevin):
@@ -232,7 +252,7 @@ class DMFTTheory(AbstractTheory):
     def solve(self, setup: Setup, state0: KernelProblem) -> Trajectory:
         times = np.asarray(setup.grid.times, np.float64)
         positive = times > 0
-        later = jnp.asarray(times[positive])
+        later = times[positive]
         curves = {name: np.asarray(x) for name, x in dmft_curves(state0, later, self.nodes).items()}
         modes = np.ones((times.size, setup.input_dim))
         modes[positive] = np.asarray(dmft_mode_discrepancy(state0, later, self.nodes))
