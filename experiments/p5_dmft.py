@@ -62,7 +62,10 @@ def main() -> None:
     sl.configure()
     fig1 = run("p5_fig1", quick=cli.quick)
     curves = {tag: run(f"p5_fig2_{tag}", quick=cli.quick) for tag in BETAS}
-    decay = {kappa: run("p5_fig2_beta10", f"-kappa{kappa:g}", (f"training.weight_decay={kappa}",), cli.quick) for kappa in KAPPAS}
+    decay = {
+        kappa: run("p5_fig2_beta10", f"-kappa{kappa:g}", (f"training.weight_decay={kappa}",), cli.quick)
+        for kappa in KAPPAS
+    }
     draws = fig1.arrays["eps_g_sim"].shape[0]
 
     figure = Figure(figsize=(11, 8.5), layout="constrained")
@@ -119,7 +122,8 @@ def main() -> None:
         "",
         "## Figs. 2 and 3: Langevin dynamics",
         "",
-        "| beta | t* DMFT | eps_g(t*) DMFT | t* sim (grid) | eps_g(t*) sim | eps_g(10^5) DMFT | sim | stationary DMFT |",
+        "| beta | t* DMFT | eps_g(t*) DMFT | t* sim (grid) | eps_g(t*) sim | eps_g(10^5) DMFT | sim "
+        "| stationary DMFT |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for tag, beta in BETAS.items():
@@ -138,7 +142,8 @@ def main() -> None:
         "",
         "At beta = 10 the bias falls and the variance grows: "
         + ", ".join(
-            f"t = {beta10['time'][i]:.3g}: bias {beta10['bias_theory'][i]:.4f} (sim {beta10['bias_sim'].mean(0)[i]:.4f}), "
+            f"t = {beta10['time'][i]:.3g}: bias {beta10['bias_theory'][i]:.4f} "
+            f"(sim {beta10['bias_sim'].mean(0)[i]:.4f}), "
             f"variance {beta10['variance_theory'][i]:.4f} (sim {beta10['variance_sim'].mean(0)[i]:.4f})"
             for i in (11, 31, 51)
         )

@@ -21,12 +21,12 @@ from ._activations import (
 )
 from ._data import GaussianData as GaussianData, isotropic as isotropic, power_law as power_law
 from ._error import field_covariance as field_covariance, generalisation_error as generalisation_error
-from ._jax_config import configure as configure, require_float64 as require_float64
 from ._full_batch import (
     FullBatchLangevin as FullBatchLangevin,
     KernelProblem as KernelProblem,
     exact_draw as exact_draw,
 )
+from ._jax_config import configure as configure, require_float64 as require_float64
 from ._learners import AbstractLearner as AbstractLearner, OnlineSGD as OnlineSGD, Recording as Recording
 from ._models import (
     AbstractStudent as AbstractStudent,

@@ -26,16 +26,20 @@ thermal `variance` (with `sigma_eps = 0` this is also the data-sampling split). 
 per sample is `E |X w - y|^2 / (2 P)`:
 
     (1/(2P)) [ (1/c) sum_j (a_j - kappa) (s^2 m_j^2 + sigma_0^2 e^{-2 a_j t} + T (1 - e^{-2 a_j t}) / a_j)
-               + sigma_eps^2 (P - 2 sum_j (a_j - kappa) f_j + sum_j (a_j - kappa)^2 f_j^2) ],
+               + sigma_eps^2 (P - 2 sum_j (a_j - kappa) f_j + sum_j (a_j - kappa)^2 f_j^2) ].
 
-and the mode-resolved mean discrepancy, the fraction of teacher mode `i` not yet learned, is
+An anisotropic teacher `wbar_i ~ N(0, s_i^2)` replaces `s^2 sum_j w_j m_j^2` by
+`tr(Lambda M S M) = m^T [(U^T Lambda U) o (U^T S U)] m` (`o` the entrywise product) and
+`sum_j (a_j - kappa) s^2 m_j^2` by `sum_j (a_j - kappa) (U^T S U)_jj m_j^2`.
+
+The mode-resolved mean discrepancy, the fraction of teacher mode `i` not yet learned, is
 `E[wbar_i - <w_i(t)>] / wbar_i = (M + kappa F)_ii = sum_j U_ij^2 m_j` (with `w(0) = 0` on average).
 This exact average is linear algebra on sample covariances whose smallest eigenvalues reach
 `lambda_N / N^2` at `P = N`, so it runs in float64 whatever the setup's dtype.
 
 The Euler–Maruyama check samples everything instead, `w <- w - dt (A w - c X^T y) + sqrt(2 T dt) xi`,
 in the setup's dtype, and records `eps_g`, the training error and the mode discrepancy estimated as
-`-E[(w_i - wbar_i) wbar_i] / s^2`.
+`-E[(w_i - wbar_i) wbar_i] / s_i^2`.
 """
 
 import time
@@ -61,14 +65,15 @@ _BATCH_BYTES = 2**27  # working memory of one batch of draws (about 128 MiB)
 class KernelProblem(eqx.Module):
     """The numbers of one kernel-regression problem (see the module docstring): `eigenvalues`
     lambda_i (N,), `samples` P, loss `coefficient` c, `weight_decay` kappa, `temperature` T, teacher
-    `variance` s^2, `init_variance` sigma_0^2, `noise_variance` sigma_eps^2."""
+    `variance` s^2 (a number: isotropic; or s_i^2 per mode (N,): anisotropic), `init_variance`
+    sigma_0^2, `noise_variance` sigma_eps^2."""
 
     eigenvalues: Float[Array, " N"]
     samples: int = eqx.field(static=True)
     coefficient: float
     weight_decay: float
     temperature: float
-    variance: float = 1.0
+    variance: float | Float[Array, " N"] = 1.0
     init_variance: float = 0.0
     noise_variance: float = 0.0
 
@@ -103,10 +108,18 @@ def exact_average(problem: KernelProblem, times: Float[Array, " T"], covariance:
     f2 = 2 * t * _phi(2 * at)
     m = decay + kappa * f
     h = (a - kappa)[None, :]
-    teacher = problem.variance * m**2 + problem.init_variance * decay**2
-    bias = 0.5 * (teacher + c * problem.noise_variance * h * f**2) @ weight
+    others = problem.init_variance * decay**2
+    bias = 0.5 * (others + c * problem.noise_variance * h * f**2) @ weight
+    if jnp.ndim(problem.variance) == 0:  # isotropic: tr(Lambda M S M) = s^2 sum_j w_j m_j^2
+        teacher_bias, teacher_fit = problem.variance * m**2 @ weight, problem.variance * (h * m**2).sum(-1)
+    else:  # tr(Lambda M S M) = m^T [(U^T Lambda U) o (U^T S U)] m, tr((A - kappa) M S M) likewise
+        rotated = u.T @ (jnp.asarray(problem.variance, jnp.float64)[:, None] * u)
+        hadamard = (u.T @ (lam[:, None] * u)) * rotated
+        teacher_bias = jnp.sum((m @ hadamard) * m, axis=-1)
+        teacher_fit = (h * m**2) @ jnp.diagonal(rotated)
+    bias = bias + 0.5 * teacher_bias
     variance = 0.5 * temp * f2 @ weight
-    fitted = (h * (teacher + temp * f2)).sum(-1) / c
+    fitted = ((h * (others + temp * f2)).sum(-1) + teacher_fit) / c
     residual = p - 2 * (h * f).sum(-1) + (h**2 * f**2).sum(-1)
     return {
         "eps_g": bias + variance,
@@ -129,7 +142,8 @@ def _em_draw(problem: KernelProblem, steps: Array, time_step: float, dtype, *, k
     c, kappa = problem.coefficient, problem.weight_decay
     k_x, k_teacher, k_noise, k_init, k_path = jr.split(key, 5)
     x = jr.normal(k_x, (p, n), dtype) * jnp.sqrt(lam)[None, :]
-    wbar = jnp.sqrt(problem.variance) * jr.normal(k_teacher, (n,), dtype)
+    variances = jnp.broadcast_to(jnp.asarray(problem.variance, dtype), (n,))
+    wbar = jnp.sqrt(variances) * jr.normal(k_teacher, (n,), dtype)
     y = x @ wbar + jnp.sqrt(problem.noise_variance) * jr.normal(k_noise, (p,), dtype)
     a = c * x.T @ x + kappa * jnp.eye(n, dtype=dtype)
     b = c * x.T @ y
@@ -146,7 +160,7 @@ def _em_draw(problem: KernelProblem, steps: Array, time_step: float, dtype, *, k
         observed = {
             "eps_g": 0.5 * jnp.sum(lam * v**2),
             "train_error": 0.5 * jnp.mean((x @ w - y) ** 2),
-            "mode_discrepancy": -v * wbar / problem.variance,
+            "mode_discrepancy": -v * wbar / variances,
         }
         return (w, target), observed
 
@@ -186,7 +200,7 @@ class FullBatchLangevin(AbstractLearner):
             self.coefficient,
             self.weight_decay,
             self.temperature,
-            setup.teacher.variance,
+            setup.teacher.variances(setup.input_dim),
             setup.student.init_std**2,
             setup.teacher.noise_std**2,
         )

@@ -40,11 +40,11 @@ def learning_curve_figure(
 
     **Arguments:**
 
-    - `arrays`: a run's arrays: `alpha` (T,) or the `time` of full-batch training, `eps_g_sim` (S, T) or (H, S, T) for a sweep (with
-      `learning_rate` (H,), `distinct_eigenvalues` (H,) or `hidden` (H,)), and optionally
-      `eps_g_theory` of shape (T,), (S, T), (H, T) or (H, S, T); a seed axis of the theory is
-      averaged. A random-feature run's `eps_g_stationary` ((S,) or (H, S), the theory's long-time
-      error) is drawn as a dotted level.
+    - `arrays`: a run's arrays: `alpha` (T,) or the `time` of full-batch training, `eps_g_sim`
+      (S, T) or (H, S, T) for a sweep (with `learning_rate` (H,), `distinct_eigenvalues` (H,) or
+      `hidden` (H,)), and optionally `eps_g_theory` of shape (T,), (S, T), (H, T) or (H, S, T); a
+      seed axis of the theory is averaged. A random-feature run's `eps_g_stationary` ((S,) or
+      (H, S), the theory's long-time error) is drawn as a dotted level.
     - `title`: the figure's title.
     - `theory_floor`: theory values below it (the solver's resolution of eps_g) are not drawn.
     - `fit`: a `scalinglaws.fit.Fit`, drawn over its window (dash-dotted), labelled with `fit_label`.

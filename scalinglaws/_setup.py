@@ -69,12 +69,20 @@ class TeacherSpec(eqx.Module):
 
 
 class LinearTeacherSpec(eqx.Module):
-    """The teacher of kernel regression: labels `y = wbar . x + noise`, `wbar ~ N(0, variance I)` in
-    the kernel's eigenbasis (the isotropic, Gaussian-process teacher of Kramp, Lindner & Helias,
-    arXiv 2602.23039), label noise of standard deviation `noise_std`."""
+    """The teacher of kernel regression: labels `y = wbar . x + noise` with `wbar_i ~ N(0, s_i^2)` in
+    the kernel's eigenbasis, `s_i^2 = variance i^-variance_exponent` (exponent 0: the isotropic,
+    Gaussian-process teacher of Kramp, Lindner & Helias, arXiv 2602.23039), label noise of standard
+    deviation `noise_std`."""
 
     variance: float = 1.0
     noise_std: float = 0.0
+    variance_exponent: float = 0.0
+
+    def variances(self, modes: int):
+        """`s^2` (a number) for the isotropic teacher, else `s_i^2` (N,), float64."""
+        if self.variance_exponent == 0:
+            return self.variance
+        return jnp.asarray(self.variance * np.arange(1, modes + 1, dtype=np.float64) ** -self.variance_exponent)
 
 
 class AbstractModelSpec(eqx.Module):

@@ -115,17 +115,32 @@ def _time_grid(training: dict) -> TimeGrid:
     return TimeGrid(np.unique(np.concatenate([[0.0], times])), None, "time")
 
 
+def _shared(config: Config) -> dict:
+    """The `Setup` fields every kind of run reads the same way."""
+    data, training, theory = config["data"], config["training"], config["theory"]
+    return {
+        "name": config["name"],
+        "input_dim": data["input_dim"],
+        "power_law": data["spectrum"] == "power_law",
+        "dtype": training["dtype"],
+        "theory": TheoryOptions(
+            theory["enabled"], theory["rtol"], theory["atol"], theory["max_steps"], theory["solver"]
+        ),
+        "seeds": training["seeds"],
+        "seed": training["seed"],
+        "divergence_threshold": training["divergence_threshold"],
+        "stop_on_divergence": training["on_divergence"] == "error",
+        "fit": _fit(config),
+    }
+
+
 def _kernel_setup(config: Config) -> Setup:
     """A kernel-regression setup trained by full-batch gradient flow or Langevin dynamics."""
-    data, teacher, training, theory = config["data"], config["teacher"], config["training"], config["theory"]
+    data, teacher, training = config["data"], config["teacher"], config["training"]
     (spectrum,) = build_spectra(config)
     n = data["input_dim"]
     return Setup(
-        name=config["name"],
-        input_dim=n,
-        power_law=data["spectrum"] == "power_law",
-        dtype=training["dtype"],
-        teacher=LinearTeacherSpec(1.0, teacher["noise_std"]),
+        teacher=LinearTeacherSpec(1.0, teacher["noise_std"], teacher["variance_exponent"]),
         student=KernelRegressionSpec(config["student"]["readout_init_std"]),
         learner=FullBatchLangevin(
             training["samples"],
@@ -142,16 +157,15 @@ def _kernel_setup(config: Config) -> Setup:
             second_layer_rates=np.ones(1),
             spectra=(spectrum,),
             hidden=(n,),
-            labels=("kernel regression",),
+            labels=(
+                f"kernel regression (Euler-Maruyama, time_step={training['time_step']:g})"
+                if training["method"] == "euler_maruyama"
+                else "kernel regression",
+            ),
             eigenvalues=spectrum.refined_eigenvalues(n)[None],
         ),
         grid=_time_grid(training),
-        theory=TheoryOptions(theory["enabled"], theory["rtol"], theory["atol"], theory["max_steps"], theory["solver"]),
-        seeds=training["seeds"],
-        seed=training["seed"],
-        divergence_threshold=training["divergence_threshold"],
-        stop_on_divergence=training["on_divergence"] == "error",
-        fit=_fit(config),
+        **_shared(config),
     )
 
 
@@ -159,14 +173,10 @@ def build_setup(config: Config) -> Setup:
     """The `Setup` a validated config describes."""
     if config["student"]["kind"] == "kernel_regression":
         return _kernel_setup(config)
-    data, teacher, training, theory = config["data"], config["teacher"], config["training"], config["theory"]
+    data, teacher, training = config["data"], config["teacher"], config["training"]
     n = data["input_dim"]
     steps = log_time_grid(n, training["alpha_max"], training["points_per_decade"], training["alpha_min"])
     return Setup(
-        name=config["name"],
-        input_dim=n,
-        power_law=data["spectrum"] == "power_law",
-        dtype=training["dtype"],
         teacher=TeacherSpec(
             teacher["hidden"],
             activation_from_name(teacher["activation"]),
@@ -180,10 +190,5 @@ def build_setup(config: Config) -> Setup:
         learner=OnlineSGD(chunk_size=training["chunk_size"], test_size=training["test_size"]),
         variants=_variants(config),
         grid=TimeGrid(steps / n, steps),
-        theory=TheoryOptions(theory["enabled"], theory["rtol"], theory["atol"], theory["max_steps"], theory["solver"]),
-        seeds=training["seeds"],
-        seed=training["seed"],
-        divergence_threshold=training["divergence_threshold"],
-        stop_on_divergence=training["on_divergence"] == "error",
-        fit=_fit(config),
+        **_shared(config),
     )

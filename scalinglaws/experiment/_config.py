@@ -101,10 +101,14 @@ def _full_batch_checks(config: dict) -> None:
         trained_by = "gradient_flow or langevin" if kernel else "online_sgd"
         raise ConfigError("training.algorithm", f"student.kind = {student['kind']!r} is trained by {trained_by}")
     if algorithm == "gradient_flow" and training["temperature"] > 0:
-        raise ConfigError("training.temperature", "must be 0 for gradient_flow (Langevin dynamics: algorithm = 'langevin')")
+        raise ConfigError(
+            "training.temperature", "must be 0 for gradient_flow (Langevin dynamics: algorithm = 'langevin')"
+        )
     if algorithm == "langevin" and training["temperature"] == 0:
         raise ConfigError("training.temperature", "must be > 0 for langevin (T = 0 is gradient_flow)")
     if not kernel:
+        if config["teacher"]["variance_exponent"] != 0:
+            raise ConfigError("teacher.variance_exponent", "applies to student.kind = 'kernel_regression' only")
         return
     for key, section in (("learning_rate", "training"), ("hidden", "student"), ("distinct_eigenvalues", "data")):
         if isinstance(config[section][key], list):

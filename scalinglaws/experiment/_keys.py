@@ -110,6 +110,13 @@ KEYS: dict[str, dict[str, Key]] = {
         ),
         "second_layer_exponent": Key("float", 1.0, "exponent of a power_law second layer", minimum=0, maximum=100),
         "noise_std": Key("float", 0.0, "standard deviation of Gaussian label noise", minimum=0),
+        "variance_exponent": Key(
+            "float",
+            0.0,
+            "kernel regression: teacher variances s_i^2 = i^-exponent per eigenmode (0: isotropic)",
+            minimum=-10,
+            maximum=20,
+        ),
     },
     "student": {
         "kind": Key(
@@ -175,7 +182,11 @@ KEYS: dict[str, dict[str, Key]] = {
             choices=("auto", "exact", "euler_maruyama"),
         ),
         "time_step": Key(
-            "float", 1e-3, "Euler-Maruyama step dt (recording times are rounded to multiples)", minimum=0, exclusive=True
+            "float",
+            1e-3,
+            "Euler-Maruyama step dt (recording times are rounded to multiples)",
+            minimum=0,
+            exclusive=True,
         ),
         "learning_rate": Key("floats", 0.5, "eta; a list runs a vmapped sweep", minimum=0, exclusive=True),
         "alpha_max": Key(
@@ -187,11 +198,13 @@ KEYS: dict[str, dict[str, Key]] = {
             maximum=1e9,
         ),
         "alpha_min": Key("float", 0.01, "first nonzero recording time", minimum=0, exclusive=True),
-        "points_per_decade": Key(
-            "int", 20, "recording points per decade of alpha (or t)", minimum=1, maximum=10_000
-        ),
+        "points_per_decade": Key("int", 20, "recording points per decade of alpha (or t)", minimum=1, maximum=10_000),
         "seeds": Key(
-            "int", 8, "independent runs, or data draws of full-batch training (0 = theory alone)", minimum=0, maximum=2**16
+            "int",
+            8,
+            "independent runs, or data draws of full-batch training (0 = theory alone)",
+            minimum=0,
+            maximum=2**16,
         ),
         "seed": Key("int", 0, "base PRNG seed", minimum=0, maximum=2**63 - 1),
         "dtype": Key("choice", "float32", "simulation dtype", choices=("float32", "float64")),

@@ -154,9 +154,7 @@ def run_experiment(
             summary["theory"] = f"failed: {theory_advice(error)}"
             summary["theory_failed"] = True
         else:
-            diverged.extend(
-                divergence_lines(trajectory.diverged_alpha, variants.labels, "theory at ", setup.grid.name)
-            )
+            diverged.extend(divergence_lines(trajectory.diverged_alpha, variants.labels, "theory at ", setup.grid.name))
             arrays.update(_theory_arrays(trajectory, per_run))
             summary["theory_seconds"] = round(time.perf_counter() - theory_start, 3)
             summary["eps_g_theory_final_mean"] = _final_seed_mean(trajectory.per_variant["eps_g_theory"])

@@ -2,15 +2,6 @@
 ODEs solved with one shared diffrax driver, closed forms and their analysis."""
 
 from ._abstract import AbstractTheory as AbstractTheory, Trajectory as Trajectory
-from ._dmft import (
-    DMFTTheory as DMFTTheory,
-    dmft_curves as dmft_curves,
-    dmft_mode_discrepancy as dmft_mode_discrepancy,
-    dmft_stationary as dmft_stationary,
-    early_stopping as early_stopping,
-    response_u as response_u,
-)
-from ._laplace import talbot_windows as talbot_windows
 from ._analysis import (
     Linearisation as Linearisation,
     linearise as linearise,
@@ -23,6 +14,14 @@ from ._analysis import (
     symmetric_state as symmetric_state,
 )
 from ._blocks import BlockArgs as BlockArgs, BlockState as BlockState, EigenBlockODE as EigenBlockODE
+from ._dmft import (
+    DMFTTheory as DMFTTheory,
+    dmft_curves as dmft_curves,
+    dmft_mode_discrepancy as dmft_mode_discrepancy,
+    dmft_stationary as dmft_stationary,
+    early_stopping as early_stopping,
+    response_u as response_u,
+)
 from ._driver import (
     ODESolution as ODESolution,
     TheoryError as TheoryError,
@@ -30,6 +29,7 @@ from ._driver import (
     check_step_limit as check_step_limit,
     solve_ode as solve_ode,
 )
+from ._laplace import talbot_windows as talbot_windows
 from ._linear import (
     linear_block_errors as linear_block_errors,
     linear_critical_learning_rate as linear_critical_learning_rate,

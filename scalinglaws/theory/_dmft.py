@@ -25,6 +25,13 @@ and with `Q_2, Q_3` the first and second integrals of `Q_1` and `Q_6` the second
     2 P E_train(t) = (1/c) {s^2 [Q_1(2t) + 2 kappa (Q_2(2t) - Q_2(t)) + kappa^2 (Q_3(2t) - 2 Q_3(t))]
                             + sigma_0^2 Q_1(2t) + T Q_2(2t)} + sigma_eps^2 [P - 2 Q_2(t) + Q_6(2t) - 2 Q_6(t)].
 
+An anisotropic teacher (`wbar_i ~ N(0, s_i^2)`) changes only the teacher's part, which no longer
+reduces to one-point functions; in the double Laplace domain it is
+
+    C(s, s') = sum_i lambda_i s_i^2 mu_i(s) mu_i(s') / (1 - Phi(s, s')),   mu_i(s) = G_i(s) (1 + kappa / s),
+    Phi(s, s') = c^2 P G_r(s) G_r(s') sum_i lambda_i^2 G_i(s) G_i(s'),     G_r = 1 / (1 + u),
+
+inverted at `(t, t)` on the full contours (with `s_i^2 = s^2` it is the isotropic formula above).
 The mode-resolved mean discrepancy is `mu_i(t) = G_i(t) + kappa int_0^t G_i` (transform
 `G_i(s) (1 + kappa / s)`). Every transform is inverted by the fixed Talbot rule on contours
 shared by windows of times (`_laplace`): no time grid, any window, cost O(N) per node, 24 nodes per
@@ -139,18 +146,19 @@ def _curves(problem: KernelProblem, s, weights, window, count: int) -> dict:
         both = _invert(values, weights, window)
         return both[:count], both[count:]  # at t and at 2t
 
-    (r1, r2), (i1, i2), (k1, k2) = invert(r_hat), invert(r_hat / s), invert(r_hat / s**2)
+    (_, r2), (i1, i2), (k1, k2) = invert(r_hat), invert(r_hat / s), invert(r_hat / s**2)
     (_, q12), (q21, q22), (q31, q32), (q61, q62) = (
         invert(q1_hat),
         invert(q1_hat / s),
         invert(q1_hat / s**2),
         invert(q4_hat / s**2),
     )
-    teacher = problem.variance * (r2 + 2 * kappa * (i2 - i1) + kappa**2 * (k2 - 2 * k1))
+    s2 = problem.variance if jnp.ndim(problem.variance) == 0 else 0.0  # anisotropic: `_anisotropic_teacher`
+    teacher = s2 * (r2 + 2 * kappa * (i2 - i1) + kappa**2 * (k2 - 2 * k1))
     label = c * problem.noise_variance * (2 * i1 - i2 - kappa * (k2 - 2 * k1))
     bias = 0.5 * (teacher + problem.init_variance * r2 + label)
     variance = 0.5 * temp * i2
-    fitted = problem.variance * (q12 + 2 * kappa * (q22 - q21) + kappa**2 * (q32 - 2 * q31))
+    fitted = s2 * (q12 + 2 * kappa * (q22 - q21) + kappa**2 * (q32 - 2 * q31))
     fitted = (fitted + problem.init_variance * q12 + temp * q22) / c
     residual = p - 2 * q21 + q62 - 2 * q61
     return {
@@ -161,11 +169,44 @@ def _curves(problem: KernelProblem, s, weights, window, count: int) -> dict:
     }
 
 
+@eqx.filter_jit
+def _anisotropic_teacher(problem: KernelProblem, s, weights, window):
+    """The teacher's part of `2 eps_g(t)` for variances `s_i^2` (module docstring), by the double
+    Laplace inversion at `(t, t)` on the full contours (the nodes and their conjugates)."""
+    lam = jnp.asarray(problem.eigenvalues, jnp.float64)
+    c, p, kappa = problem.coefficient, problem.samples, problem.weight_decay
+    source = (lam * jnp.asarray(problem.variance, jnp.float64)).astype(jnp.complex128)[None, :]
+    u = response_u(s, problem)
+    half = weights[:, 1:] / 2
+    full_weights = jnp.concatenate([weights[:, :1], half, jnp.conj(half)], axis=1)  # (T, 2M - 1)
+
+    def one(out, row):
+        index, s_row, u_row = row
+        gr = 1 / (1 + u_row)
+        g = 1.0 / (s_row[:, None] + kappa + c * _complex_modes(lam) * p * gr[:, None])
+        mu = g * (1 + kappa / s_row[:, None])
+        g, mu, gr = (jnp.concatenate([x, jnp.conj(x[1:])]) for x in (g, mu, gr))
+        phi = c**2 * p * gr[:, None] * gr[None, :] * ((_complex_modes(lam) ** 2 * g) @ g.T)
+        transform = ((source * mu) @ mu.T) / (1 - phi)
+        mine = jnp.where((window == index)[:, None], full_weights, 0.0)
+        return out + jnp.real(jnp.einsum("tk,kl,tl->t", mine, transform, mine)), None
+
+    out, _ = jax.lax.scan(one, jnp.zeros(weights.shape[0], jnp.float64), (jnp.arange(s.shape[0]), s, u))
+    return out
+
+
 def dmft_curves(problem: KernelProblem, times, nodes: int = 24) -> dict:
-    """`eps_g`, `bias`, `variance`, `train_error` (T,) of the DMFT at concrete `times` (all > 0)."""
+    """`eps_g`, `bias`, `variance`, `train_error` (T,) of the DMFT at concrete `times` (all > 0).
+    With an anisotropic teacher (`problem.variance` per mode) the teacher's part comes from the
+    double Laplace inversion, and the training error is not computed (absent)."""
     t = np.asarray(times, np.float64)
     s, weights, window = talbot_windows(np.concatenate([t, 2 * t]), nodes)
-    return _curves(problem, jnp.asarray(s), jnp.asarray(weights), jnp.asarray(window), t.size)
+    curves = _curves(problem, jnp.asarray(s), jnp.asarray(weights), jnp.asarray(window), t.size)
+    if jnp.ndim(problem.variance) == 0:
+        return curves
+    s, weights, window = talbot_windows(t, nodes)
+    teacher = 0.5 * _anisotropic_teacher(problem, jnp.asarray(s), jnp.asarray(weights), jnp.asarray(window))
+    return {"eps_g": curves["eps_g"] + teacher, "bias": curves["bias"] + teacher, "variance": curves["variance"]}
 
 
 @eqx.filter_jit
@@ -202,7 +243,7 @@ def dmft_stationary(problem: KernelProblem) -> dict:
     u0 = jnp.real(response_u(jnp.zeros(1, jnp.complex128), summed)[0])
     k_eff = kappa_s * (1 + u0)
     gamma = jnp.sum(p * lam**2 / (p * lam + k_eff) ** 2)
-    teacher = problem.variance * jnp.sum(lam * k_eff**2 / (p * lam + k_eff) ** 2)
+    teacher = jnp.sum(problem.variance * lam * k_eff**2 / (p * lam + k_eff) ** 2)
     bias = 0.5 * (teacher + gamma * problem.noise_variance) / (1 - gamma)
     variance = 0.5 * temp_s * (k_eff / kappa_s - 1)
     return {"kappa_eff": k_eff, "gamma": gamma, "bias": bias, "variance": variance, "eps_g": bias + variance}
@@ -211,11 +252,13 @@ def dmft_stationary(problem: KernelProblem) -> dict:
 def early_stopping(problem: KernelProblem, times: np.ndarray, eps: np.ndarray, nodes: int = 24) -> dict:
     """The minimum of eps_g over the grid, refined twice on 64 log-spaced times between its
     neighbours (to about 10^-4 of the grid's spacing in log t): `{"time", "error", "interior"}`;
-    `interior` is False (the time that of the grid's end) when the minimum lies at an end."""
+    `interior` is False (the time that of the grid's end) when the minimum lies at an end, or when
+    eps_g does not rise after it by more than a relative 10^-6 (a curve settling on its plateau)."""
     positive = times > 0
     t, e = times[positive], eps[positive]
     i = int(np.argmin(e))
-    if i in (0, len(t) - 1):
+    if i in (0, len(t) - 1) or e[i] > e[-1] * (1 - 1e-6):  # a flat tail's round-off is not a minimum
+        i = len(t) - 1 if i > 0 else 0
         return {"time": float(t[i]), "error": float(e[i]), "interior": False}
     low, high = t[i - 1], t[i + 1]
     for _ in range(2):
@@ -257,11 +300,12 @@ class DMFTTheory(AbstractTheory):
         modes = np.ones((times.size, setup.input_dim))
         modes[positive] = np.asarray(dmft_mode_discrepancy(state0, later, self.nodes))
         lam = np.asarray(state0.eigenvalues)
+        initial = np.sum((np.asarray(state0.variance) + state0.init_variance) * lam)
         at_zero = {  # w = w(0): the initial error, and the initial training error
-            "eps_g": 0.5 * (state0.variance + state0.init_variance) * lam.sum(),
-            "bias": 0.5 * (state0.variance + state0.init_variance) * lam.sum(),
+            "eps_g": 0.5 * initial,
+            "bias": 0.5 * initial,
             "variance": 0.0,
-            "train_error": 0.5 * ((state0.variance + state0.init_variance) * lam.sum() + state0.noise_variance),
+            "train_error": 0.5 * (initial + state0.noise_variance),
         }
         per_variant = {}
         for name, curve in curves.items():
