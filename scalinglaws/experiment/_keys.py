@@ -163,7 +163,7 @@ KEYS: dict[str, dict[str, Key]] = {
             "samples (kernel_regression)",
             choices=("online_sgd", "gradient_flow", "langevin"),
         ),
-        "samples": Key("int", 100, "P, training samples of full-batch training", minimum=1, maximum=2**16),
+        "samples": Key("int", 100, "P, training samples of full-batch training", minimum=1, maximum=2**24),
         "temperature": Key("float", 0.0, "T of Langevin dynamics, dw = ... + sqrt(2T) dB", minimum=0, maximum=1e6),
         "weight_decay": Key("float", 0.0, "kappa: dw = -grad L dt - kappa w dt + ...", minimum=0, maximum=1e6),
         "loss": Key(
