@@ -66,17 +66,21 @@ def _complex_modes(lam):
     return jnp.asarray(lam).astype(jnp.complex128)[None, :]
 
 
+def _responses(s, u, lam, problem):
+    """The modes' responses `G_i(s) = 1 / (s + kappa + c lambda_i P / (1 + u(s)))` (B, N) at a block
+    of nodes `s` (B,) with their `u` (B,)."""
+    c, p, kappa = problem.coefficient, problem.samples, problem.weight_decay
+    return 1 / (s[:, None] + kappa + (c * p) * _complex_modes(lam) / (1 + u[:, None]))
+
+
 def _sums(u, s, lam, problem):
     """`(F, F', G_0)` at `u` for a block of nodes `s` (B,): the residual of the self-consistency,
     its derivative and the unweighted trace `sum_i G_i(s)`, with one complex reciprocal per mode:
     `F = u - sum_i c lambda_i G_i`, `F' = 1 - P/(1+u)^2 sum_i (c lambda_i G_i)^2`."""
-    c, p, kappa = problem.coefficient, problem.samples, problem.weight_decay
-    lam = _complex_modes(lam)
-    g = 1 / (1 + u[:, None])
-    inverse = 1 / (s[:, None] + kappa + (c * p) * lam * g)
-    weighted = c * lam * inverse
+    inverse = _responses(s, u, lam, problem)
+    weighted = problem.coefficient * _complex_modes(lam) * inverse
     f = u - jnp.sum(weighted, axis=-1)
-    df = 1 - p * g[:, 0] ** 2 * jnp.sum(weighted**2, axis=-1)
+    df = 1 - problem.samples / (1 + u) ** 2 * jnp.sum(weighted**2, axis=-1)
     return f, df, jnp.sum(inverse, axis=-1)
 
 
@@ -183,7 +187,7 @@ def _anisotropic_teacher(problem: KernelProblem, s, weights, window):
     def one(out, row):
         index, s_row, u_row = row
         gr = 1 / (1 + u_row)
-        g = 1.0 / (s_row[:, None] + kappa + c * _complex_modes(lam) * p * gr[:, None])
+        g = _responses(s_row, u_row, lam, problem)
         mu = g * (1 + kappa / s_row[:, None])
         g, mu, gr = (jnp.concatenate([x, jnp.conj(x[1:])]) for x in (g, mu, gr))
         phi = c**2 * p * gr[:, None] * gr[None, :] * ((_complex_modes(lam) ** 2 * g) @ g.T)
@@ -212,12 +216,12 @@ def dmft_curves(problem: KernelProblem, times, nodes: int = 24) -> dict:
 @eqx.filter_jit
 def _modes(problem: KernelProblem, s, weights, window):
     lam = jnp.asarray(problem.eigenvalues, jnp.float64)
-    c, p, kappa = problem.coefficient, problem.samples, problem.weight_decay
+    kappa = problem.weight_decay
     u = response_u(s, problem)
 
     def one(out, row):  # one window: its nodes' G_i (1 + kappa / s), onto the times it holds
         index, s_row, u_row = row
-        g = 1.0 / (s_row[:, None] + kappa + c * _complex_modes(lam) * p / (1 + u_row[:, None]))
+        g = _responses(s_row, u_row, lam, problem)
         mine = jnp.where((window == index)[:, None], weights, 0.0)
         return out + jnp.real(mine @ (g * (1 + kappa / s_row[:, None]))), None
 
