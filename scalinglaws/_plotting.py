@@ -6,6 +6,8 @@ from collections.abc import Mapping
 import numpy as np
 from matplotlib.figure import Figure
 
+from ._setup import time_axis
+
 
 __all__ = ["learning_curve_figure"]
 
@@ -49,8 +51,8 @@ def learning_curve_figure(
     - `theory_floor`: theory values below it (the solver's resolution of eps_g) are not drawn.
     - `fit`: a `scalinglaws.fit.Fit`, drawn over its window (dash-dotted), labelled with `fit_label`.
     """
-    continuous = "alpha" not in arrays  # full-batch training: the time t
-    alpha = np.asarray(arrays["time" if continuous else "alpha"])
+    continuous = time_axis(arrays) == "time"  # full-batch training: the time t
+    alpha = np.asarray(arrays[time_axis(arrays)])
     shown = alpha > 0
     fig = Figure(figsize=(6.4, 4.4), layout="constrained")
     ax = fig.subplots()

@@ -37,6 +37,7 @@ __all__ = [
     "TimeGrid",
     "TwoLayerStudentSpec",
     "Variants",
+    "time_axis",
 ]
 
 
@@ -214,6 +215,11 @@ class TimeGrid(eqx.Module):
     times: np.ndarray
     steps: np.ndarray | None = None
     name: str = "alpha"
+
+
+def time_axis(arrays) -> str:
+    """The name of a run's time axis in its arrays (`TimeGrid.name`): `alpha` or `time`."""
+    return "alpha" if "alpha" in arrays else "time"
 
 
 class TheoryOptions(eqx.Module):

@@ -139,8 +139,10 @@ def _command_run(args) -> int:
 
 def _report(results) -> None:
     """What a computed run prints: where it went, the final errors, and every warning."""
+    from ._setup import time_axis
+
     summary = results.summary
-    axis = "alpha" if "alpha" in results.arrays else "time"
+    axis = time_axis(results.arrays)
     finals = []
     for key, label in (("eps_g_final_mean", "simulation"), ("eps_g_theory_final_mean", "theory")):
         if key in summary:

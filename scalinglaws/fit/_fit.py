@@ -32,6 +32,7 @@ import numpy as np
 import optax
 from jaxtyping import ArrayLike, Float
 
+from .._setup import time_axis
 from ._forms import Form, form_from_name
 
 
@@ -337,7 +338,7 @@ def fit_run(
     """
     if "eps_g_sim" not in arrays or np.asarray(arrays["eps_g_sim"]).size == 0:
         raise FitError("the run has no simulation (eps_g_sim) to fit")
-    alpha = np.asarray(arrays["alpha"] if "alpha" in arrays else arrays["time"])  # online, or full-batch time
+    alpha = np.asarray(arrays[time_axis(arrays)])  # online alpha, or the time of full-batch training
     eps = np.asarray(arrays["eps_g_sim"])
     if eps.ndim == 3:
         variants = eps.shape[0]
