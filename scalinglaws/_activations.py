@@ -35,10 +35,12 @@ __all__ = [
     "AbstractActivation",
     "Erf",
     "Hermite",
+    "HermiteSeries",
     "Linear",
     "ReLU",
     "Tanh",
     "activation_from_name",
+    "hermite_series",
 ]
 
 _TWO_OVER_PI = 2.0 / math.pi
@@ -294,16 +296,74 @@ class Hermite(AbstractActivation):
         return self._quadrature(c, self.derivative, self.derivative)
 
 
+@final
+class HermiteSeries(AbstractActivation):
+    """A finite sum of normalised Hermite polynomials, `g(x) = sum_k c_k h_k(x)`, with `coefficients`
+    `c_k` indexed by the degree k. For unit vectors u, w and `x ~ N(0, I)`,
+    `E[g(u . x) g(w . x)] = sum_k c_k^2 (u . w)^k` (`dual`): what the emergence theory of Ren et al.
+    needs. Name: `"0.8*hermite4+0.6*hermite6"` (a term without a factor has c = 1)."""
+
+    coefficients: tuple[float, ...] = eqx.field(static=True)
+    name: ClassVar[str] = "hermite_series"
+
+    def __check_init__(self):
+        if not self.coefficients or not all(math.isfinite(c) for c in self.coefficients):
+            raise ValueError(f"Hermite series coefficients must be finite numbers, got {self.coefficients!r}")
+
+    def __call__(self, x):
+        x = jnp.asarray(x)
+        return sum((c * Hermite(k)(x) for k, c in enumerate(self.coefficients) if c != 0), jnp.zeros_like(x))
+
+    def derivative(self, x):
+        x = jnp.asarray(x)
+        return sum((c * Hermite(k).derivative(x) for k, c in enumerate(self.coefficients) if c != 0), jnp.zeros_like(x))
+
+    def dual(self, rho: Float[ArrayLike, "*shape"]) -> Float[Array, "*shape"]:
+        """`sum_k c_k^2 rho^k`: the correlation of the outputs of two unit-norm fields of correlation rho."""
+        rho = jnp.asarray(rho)
+        return sum((c * c * rho**k for k, c in enumerate(self.coefficients) if c != 0), jnp.zeros_like(rho))
+
+
+def hermite_series(activation: AbstractActivation) -> HermiteSeries:
+    """`activation` as a `HermiteSeries` (a `Hermite` is the series with one term); ValueError for others."""
+    if isinstance(activation, HermiteSeries):
+        return activation
+    if isinstance(activation, Hermite):
+        return HermiteSeries(tuple(float(k == activation.degree) for k in range(activation.degree + 1)))
+    raise ValueError(f"activation {activation.name!r} is not a finite Hermite series")
+
+
 _FIXED = {"erf": Erf, "linear": Linear, "relu": ReLU, "tanh": Tanh}
 _HERMITE = re.compile(r"hermite(\d+)$")
-ACTIVATION_NAMES = (*_FIXED, "hermite<k>")
+_TERM = re.compile(r"(?:([0-9.eE+-]+)\*)?hermite(\d+)$")
+ACTIVATION_NAMES = (*_FIXED, "hermite<k>", "<c>*hermite<k>+<c>*hermite<k>...")
+
+
+def _series_from_name(name: str) -> HermiteSeries | None:
+    terms = [_TERM.fullmatch(term.strip()) for term in re.split(r"\+(?=\s*(?:[0-9.]|hermite))", name)]
+    if len(terms) < 2 and "*" not in name or not all(terms):
+        return None
+    coefficients: dict[int, float] = {}
+    for term in terms:
+        degree = int(term.group(2))
+        if degree in coefficients or degree > 64:
+            return None
+        try:
+            coefficients[degree] = float(term.group(1)) if term.group(1) else 1.0
+        except ValueError:
+            return None
+    return HermiteSeries(tuple(coefficients.get(k, 0.0) for k in range(max(coefficients) + 1)))
 
 
 def activation_from_name(name: str) -> AbstractActivation:
-    """The activation called `name`: `erf`, `linear`, `relu`, `tanh` or `hermite<k>` (e.g. `hermite2`)."""
+    """The activation called `name`: `erf`, `linear`, `relu`, `tanh`, `hermite<k>` (e.g. `hermite2`),
+    or a Hermite series such as `0.8*hermite4+0.6*hermite6`."""
     if name in _FIXED:
         return _FIXED[name]()
     match = _HERMITE.fullmatch(name)
     if match:
         return Hermite(int(match.group(1)))
+    series = _series_from_name(name)  # a non-finite coefficient raises in HermiteSeries
+    if series is not None:
+        return series
     raise ValueError(f"unknown activation {name!r}; allowed: {', '.join(ACTIVATION_NAMES)}")

@@ -56,10 +56,12 @@ class OnlineSGD(AbstractLearner):
     test_size: int = 10_000
 
     def why_not(self, setup) -> str | None:
-        from ._setup import AbstractStudentSpec  # the setup module imports this one
+        from ._setup import AbstractStudentSpec, HomogeneousStudentSpec  # the setup module imports this one
 
         if not isinstance(setup.student, AbstractStudentSpec):
             return f"online SGD trains networks, not a {type(setup.student).__name__}"
+        if isinstance(setup.student, HomogeneousStudentSpec):
+            return "online SGD of the homogeneous student is not implemented yet (population gradient descent is)"
         return None if setup.seeds >= 1 else "no seeds to train"
 
     def run(self, setup, *, progress: Callable[[int, int], None] | None = None) -> list[Simulation]:

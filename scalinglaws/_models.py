@@ -39,6 +39,7 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._activations import AbstractActivation
 from ._error import generalisation_error
+from ._homogeneous import power_law_coefficients
 from ._observables import Observation, Probe, monte_carlo_error
 
 
@@ -301,8 +302,7 @@ def teacher_network(
     if second_layer == "ones":
         second = jnp.ones(hidden, dtype)
     elif second_layer == "power_law":
-        raw = jnp.arange(1, hidden + 1, dtype=jnp.float64) ** (-second_layer_exponent)
-        second = (raw / jnp.linalg.norm(raw)).astype(dtype)
+        second = power_law_coefficients(hidden, second_layer_exponent).astype(dtype)
     else:
         raise ValueError(f"teacher second_layer must be 'ones' or 'power_law', got {second_layer!r}")
     return TwoLayerNetwork(first, second, activation, output)

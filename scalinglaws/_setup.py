@@ -18,6 +18,7 @@ import numpy as np
 
 from ._activations import AbstractActivation
 from ._data import GaussianData
+from ._homogeneous import HomogeneousNetwork, homogeneous_student
 from ._models import AbstractStudent, TwoLayerNetwork, student_network, teacher_network
 from ._random_feature_model import random_feature_model
 from .simulate import initial_networks
@@ -27,6 +28,7 @@ __all__ = [
     "AbstractModelSpec",
     "AbstractStudentSpec",
     "FitSpec",
+    "HomogeneousStudentSpec",
     "KernelRegressionSpec",
     "LinearTeacherSpec",
     "Networks",
@@ -169,6 +171,26 @@ class RandomFeatureStudentSpec(AbstractStudentSpec):
         return lambda key: make(key=key)
 
 
+class HomogeneousStudentSpec(AbstractStudentSpec):
+    """The 2-homogeneous student of Ren, Nichani, Wu & Lee (arXiv 2504.19983),
+    `f(x) = sum_k |v_k|^2 sigma(v_k . x / |v_k|)` (`scalinglaws._homogeneous`): `hidden` = m rows
+    drawn uniformly on the sphere of radius `init_std` (sigma_0); every weight is trained (its
+    second layer is the squared norm of the first)."""
+
+    second_layer_name: ClassVar[str] = "v"
+
+    hidden: int
+    activation: AbstractActivation
+    init_std: float = 1e-3
+    output: str = "sum"
+    train_second_layer: bool = False
+    visible_blocks: None = None
+
+    def factory(self, input_dim: int, hidden: int, visible: int | None, dtype) -> Callable:
+        make = functools.partial(homogeneous_student, hidden, input_dim, self.init_std, self.activation, dtype=dtype)
+        return lambda key: make(key=key)
+
+
 class Variants(eqx.Module):
     """The H variants of a run, run side by side: at most one of learning rate, spectrum or K varies.
 
@@ -251,7 +273,7 @@ class Networks(eqx.Module):
     `variants` (indices) that share them."""
 
     teachers: TwoLayerNetwork
-    students: AbstractStudent
+    students: AbstractStudent | HomogeneousNetwork
     variants: np.ndarray
 
 

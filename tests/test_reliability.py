@@ -239,7 +239,7 @@ def test_a_read_only_parent_fails_before_computing(tiny, tmp_path, capsys, no_co
         ("theory.atol=nan", "theory.atol"),
         ("training.divergence_threshold=inf", "training.divergence_threshold"),
         ("student.hidden=2000000", "student.hidden"),
-        ("training.seeds=100000", "training.seeds"),
+        ("training.seeds=2000000", "training.seeds"),
         ("training.points_per_decade=100000000", "training.points_per_decade"),
         ("training.chunk_size=100000000", "training.chunk_size"),
         ("training.test_size=1000000000", "training.test_size"),
@@ -305,7 +305,8 @@ print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
 @pytest.mark.slow
 def test_the_memory_estimate_bounds_the_measured_peak(tiny, tmp_path):
     """A run dominated by its Monte Carlo test set (test inputs of 256 MiB): the estimate lies above
-    the peak resident memory (which varies from 1.7 to 3.2 GB), and within a factor 3 of it."""
+    the peak resident memory (which varies from 1.5 to 4.1 GB from one process to the next), and
+    within a factor 3.5 of it."""
     overrides = [
         "student.activation=relu",
         "teacher.activation=tanh",
@@ -320,7 +321,7 @@ def test_the_memory_estimate_bounds_the_measured_peak(tiny, tmp_path):
     done = subprocess.run([sys.executable, "-c", _PEAK, *args], capture_output=True, text=True, check=True)
     peak = int(done.stdout.split("PEAK")[-1])
     estimate = estimate_memory(load_config(tiny, overrides)).total
-    assert peak < estimate < 3 * peak, (peak, estimate)
+    assert peak < estimate < 3.5 * peak, (peak, estimate)
 
 
 def test_fit_bootstrap_is_bounded():

@@ -10,8 +10,10 @@ from .._activations import activation_from_name
 from .._data import GaussianData, isotropic, power_law
 from .._full_batch import FullBatchLangevin
 from .._learners import OnlineSGD
+from .._population import PopulationDescent
 from .._setup import (
     FitSpec,
+    HomogeneousStudentSpec,
     KernelRegressionSpec,
     LinearTeacherSpec,
     RandomFeatureStudentSpec,
@@ -75,6 +77,8 @@ def _student(config: Config):
     student = config["student"]
     activation = activation_from_name(student["activation"])
     hidden = student["hidden"] if isinstance(student["hidden"], int) else student["hidden"][0]
+    if student["kind"] == "homogeneous":
+        return HomogeneousStudentSpec(hidden, activation, init_std=student["init_std"])
     if student["kind"] == "random_features":
         return RandomFeatureStudentSpec(
             hidden, activation, output=student["output"], readout_init_std=student["readout_init_std"]
@@ -187,7 +191,11 @@ def build_setup(config: Config) -> Setup:
             noise_std=teacher["noise_std"],
         ),
         student=_student(config),
-        learner=OnlineSGD(chunk_size=training["chunk_size"], test_size=training["test_size"]),
+        learner=(
+            PopulationDescent()
+            if training["algorithm"] == "population_gd"
+            else OnlineSGD(chunk_size=training["chunk_size"], test_size=training["test_size"])
+        ),
         variants=_variants(config),
         grid=TimeGrid(steps / n, steps),
         **_shared(config),

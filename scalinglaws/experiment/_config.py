@@ -19,6 +19,7 @@ from typing import Any
 
 import tomli_w
 
+from .._activations import Hermite, HermiteSeries, activation_from_name
 from ._keys import KEYS, MAX_STEPS, Key
 
 
@@ -92,14 +93,38 @@ def variant_count(config: Mapping) -> int:
     return max(len(value) if isinstance(value, list) else 1 for value in swept)
 
 
+def _homogeneous_checks(config: dict) -> None:
+    """The homogeneous student of Ren et al.: a Hermite-series activation, the teacher's own."""
+    student, teacher = config["student"], config["teacher"]
+    if not isinstance(activation_from_name(student["activation"]), (Hermite, HermiteSeries)):
+        raise ConfigError("student.activation", "the homogeneous student needs a Hermite series (e.g. hermite4)")
+    if teacher["activation"] != student["activation"]:
+        raise ConfigError("teacher.activation", f"must be the student's, {student['activation']!r}")
+    if teacher["output"] != "sum" or teacher["noise_std"] != 0:
+        key = "teacher.output" if teacher["output"] != "sum" else "teacher.noise_std"
+        raise ConfigError(key, "the homogeneous student learns a noiseless teacher with summed output")
+    if student["init_std"] <= 0:
+        raise ConfigError("student.init_std", "the homogeneous student starts on a sphere of radius > 0")
+    for key, value in (("train_second_layer", False), ("visible_blocks", None), ("output", "sum")):
+        if student[key] != value:
+            raise ConfigError(f"student.{key}", "does not apply to student.kind = 'homogeneous'")
+    if config["data"]["spectrum"] != "isotropic":
+        raise ConfigError("data.spectrum", "the homogeneous student learns from isotropic inputs")
+
+
 def _full_batch_checks(config: dict) -> None:
     """Which learner trains which student, and the keys of full-batch training."""
     student, training, data = config["student"], config["training"], config["data"]
     algorithm = training["algorithm"]
     kernel = student["kind"] == "kernel_regression"
-    if kernel != (algorithm in ("gradient_flow", "langevin")):
-        trained_by = "gradient_flow or langevin" if kernel else "online_sgd"
-        raise ConfigError("training.algorithm", f"student.kind = {student['kind']!r} is trained by {trained_by}")
+    trained_by = {"kernel_regression": ("gradient_flow", "langevin"), "homogeneous": ("population_gd",)}
+    allowed = trained_by.get(student["kind"], ("online_sgd",))
+    if algorithm not in allowed:
+        raise ConfigError(
+            "training.algorithm", f"student.kind = {student['kind']!r} is trained by {' or '.join(allowed)}"
+        )
+    if student["kind"] == "homogeneous":
+        _homogeneous_checks(config)
     if algorithm == "gradient_flow" and training["temperature"] > 0:
         raise ConfigError(
             "training.temperature", "must be 0 for gradient_flow (Langevin dynamics: algorithm = 'langevin')"
@@ -154,8 +179,10 @@ def _cross_checks(config: dict) -> None:
         raise ConfigError("data.distinct_eigenvalues", "sweep it or training.learning_rate, not both")
     student = config["student"]
     if isinstance(student["hidden"], list):
-        if student["kind"] != "random_features":
-            raise ConfigError("student.hidden", "a list (a sweep over K) needs student.kind = 'random_features'")
+        if student["kind"] not in ("random_features", "homogeneous"):
+            raise ConfigError(
+                "student.hidden", "a list (a sweep over K) needs student.kind = 'random_features' or 'homogeneous'"
+            )
         if isinstance(given, list) or isinstance(training["learning_rate"], list):
             raise ConfigError(
                 "student.hidden", "sweep it, training.learning_rate or data.distinct_eigenvalues, not two"

@@ -38,7 +38,10 @@ def _activation_check(name: str) -> str | None:
         activation = activation_from_name(name)
     except ValueError:
         return f"must be one of {', '.join(ACTIVATION_NAMES)}, got {name!r}"
-    if getattr(activation, "degree", 0) > MAX_HERMITE_DEGREE:
+    degree = (
+        len(activation.coefficients) - 1 if hasattr(activation, "coefficients") else getattr(activation, "degree", 0)
+    )
+    if degree > MAX_HERMITE_DEGREE:
         return f"a Hermite degree must be at most {MAX_HERMITE_DEGREE}, got {name!r}"
     return None
 
@@ -123,9 +126,10 @@ KEYS: dict[str, dict[str, Key]] = {
             "choice",
             "two_layer",
             "student model: two_layer (trained first layer), random_features (frozen Gaussian first "
-            "layer F_kn ~ N(0, 1), trained readout), or kernel_regression (f = w . x over the N eigenmodes "
-            "of data.spectrum, trained on training.samples fixed samples)",
-            choices=("two_layer", "random_features", "kernel_regression"),
+            "layer F_kn ~ N(0, 1), trained readout), kernel_regression (f = w . x over the N eigenmodes "
+            "of data.spectrum, trained on training.samples fixed samples), or homogeneous (Ren et al.'s "
+            "f = sum_k |v_k|^2 g(v_k . x / |v_k|), every weight trained, |v_k(0)| = init_std)",
+            choices=("two_layer", "random_features", "kernel_regression", "homogeneous"),
         ),
         "hidden": Key(
             "ints",
@@ -159,9 +163,10 @@ KEYS: dict[str, dict[str, Key]] = {
         "algorithm": Key(
             "choice",
             "online_sgd",
-            "online_sgd (networks), or full-batch gradient_flow or langevin on training.samples fixed "
-            "samples (kernel_regression)",
-            choices=("online_sgd", "gradient_flow", "langevin"),
+            "online_sgd (networks), full-batch gradient_flow or langevin on training.samples fixed "
+            "samples (kernel_regression), or population_gd: gradient descent on the exact population "
+            "loss with step training.learning_rate (homogeneous)",
+            choices=("online_sgd", "gradient_flow", "langevin", "population_gd"),
         ),
         "samples": Key("int", 100, "P, training samples of full-batch training", minimum=1, maximum=2**24),
         "temperature": Key("float", 0.0, "T of Langevin dynamics, dw = ... + sqrt(2T) dB", minimum=0, maximum=1e6),
@@ -204,7 +209,7 @@ KEYS: dict[str, dict[str, Key]] = {
             8,
             "independent runs, or data draws of full-batch training (0 = theory alone)",
             minimum=0,
-            maximum=2**16,
+            maximum=2**20,
         ),
         "seed": Key("int", 0, "base PRNG seed", minimum=0, maximum=2**63 - 1),
         "dtype": Key("choice", "float32", "simulation dtype", choices=("float32", "float64")),

@@ -11,9 +11,9 @@ runs by `benchmarks/memory_estimate.py` and `tests/test_reliability.py`):
 - one chunk of inputs per seed, `S c N` numbers, eight times (random bits, normals, the scan's
   copies: measured at N = 4 10^6);
 - the Monte Carlo test set, when eps_g has no closed form: `n_test N` shared normals, `H n_test N`
-  rescaled inputs, `3 H S n_test N` for the inputs of every run's observation, a transient copy
-  of the normals, and the fields (the peak of one such run was 1.7 GB alone and 3.2 GB inside the
-  test session: the estimate covers the second);
+  rescaled inputs, `4 H S n_test N` for the inputs of every run's observation, a transient copy
+  of the normals, and the fields (the peak of one such run was 1.5–1.7 GB alone, and up to 4.1 GB
+  inside the test session: the estimate covers that);
 - a random-feature student's frozen features, `H S K N`, and its feature statistics, `H S K^2`;
 - the recorded observables, `H S P (K^2 + K M + K + L (K^2 + K M))` float64 numbers for `P`
   recording points (`H S P (K + 1)` for random features), held three times on the host (segments,
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._full_batch import FullBatchLangevin
+from .._population import PopulationDescent
 from .._setup import RandomFeatureStudentSpec, Setup
 from ..simulate import auto_chunk_size
 from ._build import build_setup
@@ -74,6 +75,25 @@ def _full_batch_estimate(setup: Setup) -> MemoryEstimate:
     return MemoryEstimate(total, tuple(parts))
 
 
+def _population_estimate(setup: Setup) -> MemoryEstimate:
+    """Population gradient descent of the homogeneous student: every seed's weights, gradient and
+    the loss's (m, m) and (m, P) intermediates (about 6 m d + 12 m^2 + 12 m P numbers, all seeds at
+    once), the recorded curves (`2 P + 1` per point, three times on the host), and the theory's
+    float64 descent in P + m dimensions."""
+    n, p, m = setup.input_dim, setup.teacher.hidden, max(setup.variants.hidden)
+    seeds, points, h = max(setup.seeds, 1), len(setup.grid.times), setup.variants.size
+    item = 4 if setup.dtype == "float32" else 8
+    parts: list[tuple[str, str, int]] = []
+    if setup.seeds > 0:
+        state = seeds * item * (6 * m * n + 12 * m * m + 12 * m * p)
+        parts.append(("data.input_dim" if n > m + p else "student.hidden", "the descent's state", state))
+    parts.append(("training.seeds", "recorded curves", 2 * 3 * 8 * h * seeds * points * (2 * p + 1)))
+    if setup.theory.enabled:
+        parts.append(("student.hidden", "the theory's state", seeds * 8 * (6 * m * (m + p) + 12 * m * m + 12 * m * p)))
+    total = _RUNTIME + int(_MARGIN * sum(part[2] for part in parts))
+    return MemoryEstimate(total, tuple(parts))
+
+
 def estimate_memory(setup: Setup | Config) -> MemoryEstimate:
     """The estimated peak memory of running a setup (or a config's; see the module docstring).
 
@@ -81,8 +101,9 @@ def estimate_memory(setup: Setup | Config) -> MemoryEstimate:
     advice of `check_memory` says what to make smaller.
     """
     setup = build_setup(setup) if isinstance(setup, Config) else setup
-    if isinstance(setup.learner, FullBatchLangevin):
-        return _full_batch_estimate(setup)
+    special = {FullBatchLangevin: _full_batch_estimate, PopulationDescent: _population_estimate}
+    if type(setup.learner) in special:
+        return special[type(setup.learner)](setup)
     variants, learner = setup.variants, setup.learner
     n, m, k, h = setup.input_dim, setup.teacher.hidden, max(variants.hidden), variants.size
     per_sim = 1 if variants.axis == "hidden" else h  # a sweep over K runs one K at a time
@@ -116,7 +137,7 @@ def estimate_memory(setup: Setup | Config) -> MemoryEstimate:
         part("input chunks", 8 * seeds * chunk * n * item, data__input_dim=n, training__chunk_size=chunk)
         if not closed_form:
             test = learner.test_size
-            inputs = (2 + per_sim + 3 * runs) * test * n  # normals (twice), per variant, per run (three times)
+            inputs = (2 + per_sim + 4 * runs) * test * n  # normals (twice), per variant, per run (four times)
             part(
                 "Monte Carlo test set",
                 (inputs + runs * test * (k + m)) * item,

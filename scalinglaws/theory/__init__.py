@@ -22,6 +22,7 @@ from ._dmft import (
     early_stopping as early_stopping,
     response_u as response_u,
 )
+from ._dmft_time import dmft_time_domain as dmft_time_domain
 from ._driver import (
     ODESolution as ODESolution,
     TheoryError as TheoryError,

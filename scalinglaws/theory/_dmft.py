@@ -31,7 +31,9 @@ reduces to one-point functions; in the double Laplace domain it is
     C(s, s') = sum_i lambda_i s_i^2 mu_i(s) mu_i(s') / (1 - Phi(s, s')),   mu_i(s) = G_i(s) (1 + kappa / s),
     Phi(s, s') = c^2 P G_r(s) G_r(s') sum_i lambda_i^2 G_i(s) G_i(s'),     G_r = 1 / (1 + u),
 
-inverted at `(t, t)` on the full contours (with `s_i^2 = s^2` it is the isotropic formula above).
+inverted at `(t, t)` on the full contours (with `s_i^2 = s^2` it is the isotropic formula above);
+a sample's training residual is `r = G_r * v`, so the teacher's part of `2 P E_train` is `P` times
+the inverse of `G_r(s) G_r(s') C(s, s')`.
 The mode-resolved mean discrepancy is `mu_i(t) = G_i(t) + kappa int_0^t G_i` (transform
 `G_i(s) (1 + kappa / s)`). Every transform is inverted by the fixed Talbot rule on contours
 shared by windows of times (`_laplace`): no time grid, any window, cost O(N) per node, 24 nodes per
@@ -51,6 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._full_batch import FullBatchLangevin, KernelProblem
+from .._jax_config import require_float64
 from .._setup import KernelRegressionSpec, LinearTeacherSpec, Setup
 from ._abstract import AbstractTheory, Trajectory
 from ._laplace import talbot_windows
@@ -175,8 +178,9 @@ def _curves(problem: KernelProblem, s, weights, window, count: int) -> dict:
 
 @eqx.filter_jit
 def _anisotropic_teacher(problem: KernelProblem, s, weights, window):
-    """The teacher's part of `2 eps_g(t)` for variances `s_i^2` (module docstring), by the double
-    Laplace inversion at `(t, t)` on the full contours (the nodes and their conjugates)."""
+    """The teacher's parts of `2 eps_g(t)` and of `2 E_train(t)` (T,) each for variances `s_i^2`
+    (module docstring), by the double Laplace inversion at `(t, t)` on the full contours (the nodes
+    and their conjugates); a sample's residual is `G_r * v`, so the latter is `G_r(s) G_r(s') C(s, s')`."""
     lam = jnp.asarray(problem.eigenvalues, jnp.float64)
     c, p, kappa = problem.coefficient, problem.samples, problem.weight_decay
     source = (lam * jnp.asarray(problem.variance, jnp.float64)).astype(jnp.complex128)[None, :]
@@ -192,25 +196,32 @@ def _anisotropic_teacher(problem: KernelProblem, s, weights, window):
         g, mu, gr = (jnp.concatenate([x, jnp.conj(x[1:])]) for x in (g, mu, gr))
         phi = c**2 * p * gr[:, None] * gr[None, :] * ((_complex_modes(lam) ** 2 * g) @ g.T)
         transform = ((source * mu) @ mu.T) / (1 - phi)
+        transforms = jnp.stack([transform, gr[:, None] * gr[None, :] * transform])
         mine = jnp.where((window == index)[:, None], full_weights, 0.0)
-        return out + jnp.real(jnp.einsum("tk,kl,tl->t", mine, transform, mine)), None
+        return out + jnp.real(jnp.einsum("tk,ckl,tl->ct", mine, transforms, mine)), None
 
-    out, _ = jax.lax.scan(one, jnp.zeros(weights.shape[0], jnp.float64), (jnp.arange(s.shape[0]), s, u))
-    return out
+    out, _ = jax.lax.scan(one, jnp.zeros((2, weights.shape[0]), jnp.float64), (jnp.arange(s.shape[0]), s, u))
+    return out[0], out[1]
 
 
 def dmft_curves(problem: KernelProblem, times, nodes: int = 24) -> dict:
     """`eps_g`, `bias`, `variance`, `train_error` (T,) of the DMFT at concrete `times` (all > 0).
-    With an anisotropic teacher (`problem.variance` per mode) the teacher's part comes from the
-    double Laplace inversion, and the training error is not computed (absent)."""
+    With an anisotropic teacher (`problem.variance` per mode) the teacher's parts come from the
+    double Laplace inversion."""
+    require_float64("the DMFT")
     t = np.asarray(times, np.float64)
     s, weights, window = talbot_windows(np.concatenate([t, 2 * t]), nodes)
     curves = _curves(problem, jnp.asarray(s), jnp.asarray(weights), jnp.asarray(window), t.size)
     if jnp.ndim(problem.variance) == 0:
         return curves
     s, weights, window = talbot_windows(t, nodes)
-    teacher = 0.5 * _anisotropic_teacher(problem, jnp.asarray(s), jnp.asarray(weights), jnp.asarray(window))
-    return {"eps_g": curves["eps_g"] + teacher, "bias": curves["bias"] + teacher, "variance": curves["variance"]}
+    teacher, fitted = _anisotropic_teacher(problem, jnp.asarray(s), jnp.asarray(weights), jnp.asarray(window))
+    return {
+        "eps_g": curves["eps_g"] + 0.5 * teacher,
+        "bias": curves["bias"] + 0.5 * teacher,
+        "variance": curves["variance"],
+        "train_error": curves["train_error"] + 0.5 * fitted,
+    }
 
 
 @eqx.filter_jit
@@ -232,6 +243,7 @@ def _modes(problem: KernelProblem, s, weights, window):
 
 def dmft_mode_discrepancy(problem: KernelProblem, times, nodes: int = 24):
     """`mu_i(t) = G_i(t) + kappa int_0^t G_i` (T, N) at concrete `times` (all > 0)."""
+    require_float64("the DMFT")
     s, weights, window = talbot_windows(times, nodes)
     return _modes(problem, jnp.asarray(s), jnp.asarray(weights), jnp.asarray(window))
 

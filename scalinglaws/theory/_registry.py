@@ -2,6 +2,7 @@
 
 from ._abstract import AbstractTheory
 from ._dmft import DMFTTheory
+from ._emergence import EmergenceTheory
 from ._readout_theory import ReadoutTheory
 from ._two_layer_theory import EigenBlockTheory, SoftCommitteeTheory
 
@@ -13,6 +14,7 @@ THEORIES: tuple[AbstractTheory, ...] = (
     EigenBlockTheory(),
     ReadoutTheory(),
     DMFTTheory(),
+    EmergenceTheory(),
 )
 
 

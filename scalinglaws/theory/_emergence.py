@@ -1,0 +1,176 @@
+"""Emergence in extensive-width networks (Ren, Nichani, Wu & Lee, arXiv 2504.19983): which student
+neuron learns which teacher direction, when, and the loss staircase that follows.
+
+For an activation whose Hermite series starts at the even degree `2I >= 4` (coefficient `c`), a
+student neuron with squared overlap `z = cos^2(v_k, v*_p)` along a direction of weight `a` escapes
+its search phase, while the norms are small, by `dz/dtau = 4 I a c^2 z^I (1 - z)` (`tau = eta t`),
+which blows up at
+
+    tau* = 1 / (4 I (I - 1) c^2 a z_0^(I - 1)),
+
+and crosses `z = 1/2` at `tau_1/2 = [F(1/2) - F(z_0)] / (4 I a c^2)`,
+`F(z) = sum_{j=2}^{I} z^(1-j) / (1 - j) + ln z - ln(1 - z)` (for I = 2, `tau* (1 - 2 z_0 + z_0 ln(1/z_0)
++ z_0 ln(1 - z_0))`). Neurons and directions are paired by the paper's greedy maximum selection
+(its eq. (5)): score every pair by `a_q z_kq(0)^(I - 1)`, take the global maximum, delete its row
+and column, repeat; direction q is predicted to emerge at `T_q = tau*(a_q, z_kq(0)) / eta` steps.
+After the escape the norm `|v_k|^2` grows logistically at the rate `4 kappa(1) a` from
+`sigma_0^2 e^(1/I)` to `a`, so the loss lags the overlap by `ln(a / (sigma_0^2 e^(1/I)) - 1) /
+(4 kappa(1) a)` in tau. The idealised staircase is `L(t) = kappa(1) (sum_q a_q^2 - sum_{T_q <= t} a_q^2)`
+(unhalved, `L(0) = 1` for the paper's normalisations; the project's eps_g is L / 2).
+"""
+
+from typing import ClassVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._activations import AbstractActivation, hermite_series
+from .._homogeneous import Overlaps, reduced_weights
+from .._population import PopulationDescent, descend, homogeneous_problem
+from .._setup import HomogeneousStudentSpec, Setup
+from ._abstract import AbstractTheory, Trajectory, masked
+
+
+__all__ = ["EmergenceTheory", "crossing_time", "greedy_emergence", "staircase"]
+
+
+def _leading(activation: AbstractActivation) -> tuple[int, float]:
+    """`(I, c)`: half the lowest degree of the activation's Hermite series and its coefficient;
+    ValueError unless that degree is even and at least 4 (the paper's Assumption 2.1)."""
+    coefficients = hermite_series(activation).coefficients
+    degree = next((k for k, c in enumerate(coefficients) if c != 0), 0)
+    if degree % 2 or degree < 4:
+        raise ValueError(f"the emergence theory needs an even lowest Hermite degree >= 4, got {degree}")
+    return degree // 2, float(coefficients[degree])
+
+
+def crossing_time(z0, weight, activation: AbstractActivation, *, exact: bool = True):
+    """The tau at which a lone neuron's squared overlap `z` reaches 1/2 from `z0` (`exact`), or the
+    blow-up time tau* of the small-overlap law (module docstring); NumPy, broadcasting."""
+    order, c = _leading(activation)
+    z0, weight = np.asarray(z0, np.float64), np.asarray(weight, np.float64)
+    rate = 4 * order * weight * c * c
+    if not exact:
+        return 1.0 / ((order - 1) * rate * z0 ** (order - 1))
+
+    def antiderivative(z):
+        powers = sum(z ** (1 - j) / (1 - j) for j in range(2, order + 1))
+        return powers + np.log(z) - np.log1p(-z)
+
+    return (antiderivative(0.5) - antiderivative(z0)) / rate
+
+
+def greedy_emergence(
+    r0: np.ndarray, q0_diagonal: np.ndarray, coefficients: np.ndarray, activation: AbstractActivation, rate: float
+) -> dict:
+    """The paper's greedy maximum selection from the initial overlaps `r0 = V(0) E^T` (m, P) and
+    norms `q0_diagonal` (m,): `student` (P,) the neuron paired with each direction (-1 when none is
+    left), `step` (P,) the predicted emergence step `tau* / rate` (inf when unpaired), `crossing`
+    (P,) the step at which that neuron's overlap reaches 1/2 alone, and `order` (P,) the rank of
+    each direction in the selection."""
+    order, _ = _leading(activation)
+    a = np.asarray(coefficients, np.float64)
+    z = np.asarray(r0, np.float64) ** 2 / np.asarray(q0_diagonal, np.float64)[:, None]
+    scores = a[None, :] * z ** (order - 1)
+    m, p = scores.shape
+    student = np.full(p, -1)
+    rank = np.full(p, -1)
+    used = np.zeros(m, bool)
+    picked = 0
+    for flat in np.argsort(-scores, axis=None, kind="stable"):
+        k, q = divmod(int(flat), p)
+        if used[k] or student[q] >= 0:
+            continue
+        student[q], rank[q], used[k] = k, picked, True
+        picked += 1
+        if picked == min(m, p):
+            break
+    paired = student >= 0
+    z_paired = np.where(paired, z[np.maximum(student, 0), np.arange(p)], 0.5)
+    step = np.where(paired, crossing_time(z_paired, a, activation, exact=False) / rate, np.inf)
+    crossing = np.where(paired, crossing_time(np.minimum(z_paired, 0.5), a, activation) / rate, np.inf)
+    return {"student": student, "step": step, "crossing": crossing, "order": rank}
+
+
+def staircase(steps: np.ndarray, emergence: np.ndarray, coefficients: np.ndarray, activation: AbstractActivation):
+    """The idealised loss `kappa(1) (sum_q a_q^2 - sum_{T_q <= t} a_q^2)` (T,) at `steps`, unhalved,
+    for emergence steps `T_q` (P,) (inf: never)."""
+    a2 = np.asarray(coefficients, np.float64) ** 2
+    scale = float(hermite_series(activation).dual(1.0))
+    learned = np.asarray(emergence)[None, :] <= np.asarray(steps, np.float64)[:, None]
+    return scale * (a2.sum() - (learned * a2[None, :]).sum(axis=1))
+
+
+class EmergenceTheory(AbstractTheory):
+    """The d-independent theory of population gradient descent of the homogeneous student: every
+    seed's own initial overlaps (Q, R) carried by the factor `C = [R, L]` in P + m dimensions
+    (`scalinglaws._homogeneous.reduced_weights`), descended with the same step in float64, and the
+    greedy prediction of every direction's emergence. Result names: `eps_g_theory`,
+    `overlap_theory`, `mass_theory` (H, S, T[, P]); `emergence_step_theory` (H, S, P) the greedy
+    `T_q` (NaN for a direction left without a neuron when m < P); `emergence_crossing_theory` the
+    same with the lone neuron's saturating crossing of 1/2; `eps_g_staircase` (H, S, T) half the
+    idealised staircase of the greedy `T_q`."""
+
+    description: ClassVar[str] = (
+        "emergence theory of Ren, Nichani, Wu & Lee (arXiv 2504.19983): population descent in the "
+        "overlaps (d-independent), greedy maximum selection"
+    )
+    students: ClassVar[tuple[type, ...]] = (HomogeneousStudentSpec,)
+
+    def why_not(self, setup: Setup) -> str | None:
+        if not isinstance(setup.learner, PopulationDescent):
+            return "the emergence theory describes population gradient descent"
+        teacher = setup.teacher
+        if teacher.init != "orthonormal" or teacher.output != "sum" or teacher.noise_std != 0:
+            return "the emergence theory needs a noiseless teacher with orthonormal directions and summed output"
+        if teacher.activation != setup.student.activation:
+            return "the emergence theory needs the teacher's activation to be the student's"
+        try:
+            _leading(setup.student.activation)
+        except ValueError as error:
+            return str(error)
+        return None
+
+    def initial_state(self, setup: Setup, networks: list) -> list:
+        """Per group of variants: `(C (S, m, P + m), coefficients (S, P), R(0) (S, m, P), q(0) (S, m), variants)`."""
+        out = []
+        for group in networks:
+            weights, directions, coefficients = homogeneous_problem(group, jnp.float64)
+            start = jax.vmap(Overlaps.of)(weights, directions)
+            reduced = jax.vmap(reduced_weights)(start)
+            norms = jnp.diagonal(start.q, axis1=-2, axis2=-1)
+            out.append((reduced, coefficients, np.asarray(start.r), np.asarray(norms), group.variants))
+        return out
+
+    def solve(self, setup: Setup, state0: list) -> Trajectory:
+        steps = np.asarray(setup.grid.steps)
+        activation = setup.student.activation
+        run = jax.jit(descend, static_argnums=3)
+        curves: dict[str, dict] = {}
+        for reduced, coefficients, r0, q0, variants in state0:
+            p = coefficients.shape[-1]
+            axes = jnp.broadcast_to(jnp.eye(reduced.shape[-1])[:p], (reduced.shape[0], p, reduced.shape[-1]))
+            a = np.asarray(coefficients)
+            for h in variants:
+                rate = float(setup.variants.learning_rates[h])
+                out = jax.device_get(
+                    run(reduced, axes, coefficients, activation, jnp.asarray(rate), jnp.asarray(steps))
+                )
+                greedy = [greedy_emergence(r0[s], q0[s], a[s], activation, rate) for s in range(len(a))]
+                predicted = np.stack([np.where(g["student"] >= 0, g["step"], np.nan) for g in greedy])
+                crossing = np.stack([np.where(g["student"] >= 0, g["crossing"], np.nan) for g in greedy])
+                stairs = np.stack([0.5 * staircase(steps, g["step"], a[s], activation) for s, g in enumerate(greedy)])
+                results = {f"{name}_theory": np.asarray(x, np.float64) for name, x in out.items()}
+                results |= {
+                    "emergence_step_theory": predicted,
+                    "emergence_crossing_theory": crossing,
+                    "eps_g_staircase": stairs,
+                }
+                curves[int(h)] = results
+        per_variant = {name: np.stack([curves[h][name] for h in sorted(curves)]) for name in curves[min(curves)]}
+        eps = per_variant["eps_g_theory"]
+        flat = eps.reshape(-1, eps.shape[-1])
+        mask, diverged_alpha = masked(flat, np.zeros(flat.shape[0], bool), setup.grid.times, setup.divergence_threshold)
+        eps[mask.reshape(eps.shape)] = np.nan
+        return Trajectory(setup.grid.times, per_variant, {}, diverged_alpha.reshape(eps.shape[:2]), {})
