@@ -165,11 +165,7 @@ def main() -> None:
         + ", ".join(f"C = {c:.1e}: m = {m}" for c, m in zip(compute[::40], best[::40], strict=True))
         + ".",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    out = Path(__file__).parent / "results"
-    (out / "p4_scaling.md").write_text(text)
-    figure.savefig(out / "p4_scaling.png", dpi=110)
+    print(experiment.write_report(Path(__file__).parent / "results" / "p4_scaling.md", lines, figure))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import scalinglaws as sl
+from scalinglaws import experiment
 from scalinglaws._full_batch import KernelProblem
 from scalinglaws.theory import dmft_curves, dmft_time_domain
 
@@ -78,9 +79,7 @@ def main() -> None:
         "",
         *compare(anisotropic, 5.0, (500, 1000), (0.05, 0.5, 2.5, 5.0)),
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    (Path(__file__).parent / "results" / "p5_dmft_routes.md").write_text(text)
+    print(experiment.write_report(Path(__file__).parent / "results" / "p5_dmft_routes.md", lines))
 
 
 if __name__ == "__main__":

@@ -29,8 +29,10 @@ overlaps (Q, R) of the d-dimensional one at every step, whatever d: the cost is 
 step, independent of d, from each seed's own initial (Q, R).
 """
 
+import functools
+import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
@@ -39,6 +41,8 @@ import jax.random as jr
 from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._activations import AbstractActivation, HermiteSeries, hermite_series
+from ._models import AbstractStudent, LearningRates, TwoLayerNetwork, power_law_coefficients, vmapped_rule
+from ._observables import Observation, Probe
 
 
 __all__ = [
@@ -55,27 +59,68 @@ __all__ = [
 ]
 
 
-def power_law_coefficients(count: int, exponent: float) -> Float[Array, " P"]:
-    """`a_p = p^-exponent / sqrt(sum_q q^-2 exponent)`, `p = 1..count`, so that `sum_p a_p^2 = 1`
-    (the normalisation of Ren et al.'s Prop. 2.2, read so that the teacher has unit norm)."""
-    raw = jnp.arange(1, count + 1, dtype=jnp.float64) ** (-exponent)
-    return raw / jnp.linalg.norm(raw)
-
-
-class HomogeneousNetwork(eqx.Module):
+class HomogeneousNetwork(AbstractStudent):
     """`f(x) = sum_k |v_k|^2 sigma(v_k . x / |v_k|)`: every weight trained, the second layer being
-    the squared norm of the first (2-homogeneous in each `v_k`); no 1/m or 1/sqrt(d) prefactor."""
+    the squared norm of the first (2-homogeneous in each `v_k`); no 1/m or 1/sqrt(d) prefactor.
+
+    Online SGD (the paper's Theorem 2.1) takes `V <- V - eta grad_V 1/2 (f(x) - y)^2` with a fresh
+    sample per step, `rates.first` = eta, no other scaling; with `delta = f(x) - y`, `u_k = v_k . x /
+    |v_k|` and `vbar_k = v_k / |v_k|`,
+
+        grad_{v_k} = delta [2 sigma(u_k) v_k + |v_k| sigma'(u_k) (x - u_k vbar_k)].
+
+    Observed against a teacher `sum_p a_p sigma(v*_p . x)` held as a two-layer network with rows
+    `sqrt(d) v*_p`: `eps_g = L / 2` from the overlaps `Q = V V^T`, `R = V E^T` (`population_loss`),
+    and the second layer `|v_k|^2`."""
+
+    first_layer_trained: ClassVar[bool] = True
 
     weights: Float[Array, "m d"]
     activation: AbstractActivation
+    hidden: int = eqx.field(static=True)
+    input_dim: int = eqx.field(static=True)
 
-    def __call__(self, x: Float[Array, "*batch d"]) -> Float[Array, " *batch"]:
+    def __init__(self, weights, activation: AbstractActivation):
+        self.weights = jnp.asarray(weights)
+        self.activation = activation
+        self.hidden, self.input_dim = self.weights.shape
+
+    def _norms_and_fields(self, x):
         norms = jnp.linalg.norm(self.weights, axis=-1)
         alive = norms > 0
+        inverse = jnp.where(alive, 1 / jnp.where(alive, norms, 1.0), 0.0)
         fields = x @ self.weights.T
         lead = (1,) * (fields.ndim - 1)
-        inverse = jnp.where(alive, 1 / jnp.where(alive, norms, 1.0), 0.0).reshape(*lead, -1)
-        return jnp.sum((norms**2).reshape(*lead, -1) * self.activation(fields * inverse), axis=-1)
+        return norms, inverse, fields * inverse.reshape(*lead, -1)
+
+    def __call__(self, x: Float[Array, "*batch d"]) -> Float[Array, " *batch"]:
+        norms, _, fields = self._norms_and_fields(x)
+        lead = (1,) * (fields.ndim - 1)
+        return jnp.sum((norms**2).reshape(*lead, -1) * self.activation(fields), axis=-1)
+
+    def step(self, x, target, rates: LearningRates, *, train_second_layer: bool = False) -> "HomogeneousNetwork":
+        del train_second_layer  # the second layer is the first's norm: always trained
+        norms, inverse, fields = self._norms_and_fields(x)
+        g = self.activation
+        delta = jnp.sum(norms**2 * g(fields)) - target
+        tangent = x[None, :] - (fields * inverse)[:, None] * self.weights
+        grad = delta * ((2 * g(fields))[:, None] * self.weights + (norms * g.derivative(fields))[:, None] * tangent)
+        eta = jnp.asarray(rates.first, x.dtype)
+        return eqx.tree_at(lambda s: s.weights, self, self.weights - eta * grad)
+
+    def chunk_rule(self, z, scale, *, shared_inputs: bool, unit_scale: bool, train_second_layer: bool):
+        rule = functools.partial(HomogeneousNetwork.step, train_second_layer=train_second_layer)
+        return z, vmapped_rule(rule, scale, shared_inputs=shared_inputs, unit_scale=unit_scale)
+
+    def observe(self, teacher: TwoLayerNetwork, probe: Probe) -> Observation:
+        del probe  # the population loss is exact: no test set, no blocks (isotropic inputs)
+        v = self.weights.astype(jnp.float64)
+        directions = teacher.first.astype(jnp.float64) / math.sqrt(self.input_dim)
+        overlaps = Overlaps.of(v, directions)
+        a = teacher.effective_second_layer().astype(jnp.float64)
+        empty = jnp.zeros((0,), jnp.float64)
+        eps = 0.5 * population_loss(overlaps, a, self.activation)
+        return Observation(eps, overlaps.q, overlaps.r, jnp.diagonal(overlaps.q), empty, empty)
 
 
 def homogeneous_student(
@@ -94,10 +139,11 @@ def homogeneous_student(
 
 
 class Overlaps(eqx.Module):
-    """The order parameters of a homogeneous student: `q = V V^T` (m, m) and `r = V E^T` (m, P)."""
+    """The order parameters of a homogeneous student: `q = V V^T` (m, m) and `r = V E^T` (m, P),
+    with any leading axes (seeds, times)."""
 
-    q: Float[Array, "m m"]
-    r: Float[Array, "m P"]
+    q: Float[Array, "*batch m m"]
+    r: Float[Array, "*batch m P"]
 
     @classmethod
     def of(cls, weights: Float[Array, "m d"], directions: Float[Array, "P d"]) -> "Overlaps":

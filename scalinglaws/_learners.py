@@ -9,6 +9,7 @@ import abc
 from collections.abc import Callable
 
 import equinox as eqx
+import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
@@ -48,6 +49,22 @@ class AbstractLearner(eqx.Module):
         """Train every variant of `setup` and return the recorded observables."""
 
 
+def _directions(setup, sims: list[Simulation]) -> dict:
+    """The homogeneous student's per-direction observables from every group's recorded overlaps:
+    `overlap_sim`, `mass_sim` (H, S, T, P) and `emergence_step_sim` (H, S, P)."""
+    from ._homogeneous import Overlaps, direction_observables  # they import the models, as this module does
+    from ._population import emergence_steps
+
+    order = np.argsort(np.concatenate(setup.variants.groups()))
+    observed = []
+    for sim in sims:
+        a = jnp.asarray(sim.teacher_second_layer[0], jnp.float64)  # the same coefficients for every seed
+        overlaps = Overlaps(jnp.asarray(sim.q), jnp.asarray(sim.r))
+        observed.append(direction_observables(overlaps, a, setup.student.activation))
+    overlap, mass = (np.concatenate([np.asarray(o[name]) for o in observed])[order] for name in ("overlap", "mass"))
+    return {"overlap_sim": overlap, "mass_sim": mass, "emergence_step_sim": emergence_steps(setup.grid.steps, overlap)}
+
+
 class OnlineSGD(AbstractLearner):
     """Online SGD (`scalinglaws.simulate`): `chunk_size` inputs drawn at once per run (None:
     automatic), a Monte Carlo test set of `test_size` inputs where eps_g has no closed form."""
@@ -56,12 +73,10 @@ class OnlineSGD(AbstractLearner):
     test_size: int = 10_000
 
     def why_not(self, setup) -> str | None:
-        from ._setup import AbstractStudentSpec, HomogeneousStudentSpec  # the setup module imports this one
+        from ._setup import AbstractStudentSpec  # the setup module imports this one
 
         if not isinstance(setup.student, AbstractStudentSpec):
             return f"online SGD trains networks, not a {type(setup.student).__name__}"
-        if isinstance(setup.student, HomogeneousStudentSpec):
-            return "online SGD of the homogeneous student is not implemented yet (population gradient descent is)"
         return None if setup.seeds >= 1 else "no seeds to train"
 
     def run(self, setup, *, progress: Callable[[int, int], None] | None = None) -> list[Simulation]:
@@ -95,6 +110,8 @@ class OnlineSGD(AbstractLearner):
     def record(self, setup, *, progress: Callable[[int, int], None] | None = None) -> Recording:
         """The simulations' arrays under the names of the results contract (README). With several
         groups of variants (a sweep over K), only the arrays that do not depend on K."""
+        from ._setup import HomogeneousStudentSpec  # the setup module imports this one
+
         sims = self.run(setup, progress=progress)
         order = np.argsort(np.concatenate(setup.variants.groups()))
 
@@ -112,6 +129,8 @@ class OnlineSGD(AbstractLearner):
             if sim.q_blocks is not None:
                 per_variant.update(Q_blocks_sim=sim.q_blocks, R_blocks_sim=sim.r_blocks)
                 shared["T_blocks_sim"] = sim.t_blocks
+        if isinstance(setup.student, HomogeneousStudentSpec):
+            per_variant.update(_directions(setup, sims))
         run_seconds = sum(s.run_seconds for s in sims)
         seed_steps = setup.variants.size * setup.seeds * int(setup.grid.steps[-1])
         summary = {

@@ -39,7 +39,6 @@ from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._activations import AbstractActivation
 from ._error import generalisation_error
-from ._homogeneous import power_law_coefficients
 from ._observables import Observation, Probe, monte_carlo_error
 
 
@@ -49,6 +48,7 @@ __all__ = [
     "LearningRates",
     "TwoLayerNetwork",
     "output_scale",
+    "power_law_coefficients",
     "student_network",
     "teacher_network",
 ]
@@ -66,6 +66,13 @@ def output_scale(output: str, hidden: int) -> float:
     if output == "sqrt":
         return 1.0 / math.sqrt(hidden)
     raise ValueError(f"output scaling must be one of {OUTPUT_SCALINGS}, got {output!r}")
+
+
+def power_law_coefficients(count: int, exponent: float) -> Float[Array, " P"]:
+    """`a_p = p^-exponent / sqrt(sum_q q^-2 exponent)`, `p = 1..count`, so that `sum_p a_p^2 = 1`
+    (the normalisation of Ren et al.'s Prop. 2.2, read so that the teacher has unit norm)."""
+    raw = jnp.arange(1, count + 1, dtype=jnp.float64) ** (-exponent)
+    return raw / jnp.linalg.norm(raw)
 
 
 class LearningRates(eqx.Module):
@@ -219,15 +226,7 @@ class TwoLayerNetwork(AbstractStudent):
         its step, where the product fuses into the step's reads: storing the `(H, chunk, N)` rescaled
         inputs of a spectrum sweep and scanning over them was 1.7x slower (H = 9, N = 1024)."""
         rule = functools.partial(TwoLayerNetwork.step, train_second_layer=train_second_layer)
-        y_axis = None if shared_inputs else 0
-        if unit_scale:
-            return z, jax.vmap(rule, in_axes=(0, None, y_axis, 0))
-        scaled_step = jax.vmap(lambda w, x, y, r, s: rule(w, x * s, y, r), in_axes=(0, None, y_axis, 0, 0))
-
-        def step(students, x, y, rates):
-            return scaled_step(students, x, y, rates, scale)
-
-        return z, step
+        return z, vmapped_rule(rule, scale, shared_inputs=shared_inputs, unit_scale=unit_scale)
 
     def observe(self, teacher: "TwoLayerNetwork", probe: Probe) -> Observation:
         n = self.input_dim
@@ -254,6 +253,20 @@ class TwoLayerNetwork(AbstractStudent):
         else:
             eps = monte_carlo_error(self, probe.z_test, probe.input_scale, probe.y_test)
         return Observation(eps, q, r, self.second.astype(jnp.float64), qb, rb)
+
+
+def vmapped_rule(rule: Callable, scale, *, shared_inputs: bool, unit_scale: bool) -> ChunkStep:
+    """`step(students, x, y, rates)` advancing H students (leading axis) by one sample with the
+    per-student `rule(student, x, y, rates)`, variant h seeing `x * scale[h]` (`AbstractStudent.chunk_rule`)."""
+    y_axis = None if shared_inputs else 0
+    if unit_scale:
+        return jax.vmap(rule, in_axes=(0, None, y_axis, 0))
+    scaled_step = jax.vmap(lambda w, x, y, r, s: rule(w, x * s, y, r), in_axes=(0, None, y_axis, 0, 0))
+
+    def step(students, x, y, rates):
+        return scaled_step(students, x, y, rates, scale)
+
+    return step
 
 
 def teacher_network(

@@ -294,19 +294,22 @@ def test_memory_check_against_a_given_budget(tiny):
         check_memory(config, available=estimate.total - 1)
 
 
+# The peak resident memory of this process image: VmHWM, which exec resets. (ru_maxrss is not: Linux
+# carries over the high-water mark of the forked parent, so a run started from a test worker that had
+# grown to 5 GB reported 5 GB.)
 _PEAK = """
-import resource, sys
+import sys
 from scalinglaws.cli import main
 code = main(sys.argv[1:])
-print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+with open("/proc/self/status") as status:
+    print("PEAK", next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:")))
 """
 
 
 @pytest.mark.slow
 def test_the_memory_estimate_bounds_the_measured_peak(tiny, tmp_path):
     """A run dominated by its Monte Carlo test set (test inputs of 256 MiB): the estimate lies above
-    the peak resident memory (which varies from 1.5 to 4.1 GB from one process to the next), and
-    within a factor 3.5 of it."""
+    the peak resident memory (1.5 GB), and within a factor 3 of it."""
     overrides = [
         "student.activation=relu",
         "teacher.activation=tanh",
@@ -318,10 +321,12 @@ def test_the_memory_estimate_bounds_the_measured_peak(tiny, tmp_path):
     args = ["run", str(tiny), "--out", str(tmp_path / "out"), "--quiet"]
     for override in overrides:
         args += ["--set", override]
-    done = subprocess.run([sys.executable, "-c", _PEAK, *args], capture_output=True, text=True, check=True)
+    # A private compilation cache: the measurement must not depend on what the session's runs cached.
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", _PEAK, *args], capture_output=True, text=True, check=True, env=env)
     peak = int(done.stdout.split("PEAK")[-1])
     estimate = estimate_memory(load_config(tiny, overrides)).total
-    assert peak < estimate < 3.5 * peak, (peak, estimate)
+    assert peak < estimate < 3 * peak, (peak, estimate)
 
 
 def test_fit_bootstrap_is_bounded():

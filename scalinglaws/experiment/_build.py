@@ -10,7 +10,7 @@ from .._activations import activation_from_name
 from .._data import GaussianData, isotropic, power_law
 from .._full_batch import FullBatchLangevin
 from .._learners import OnlineSGD
-from .._population import PopulationDescent
+from .._population import PopulationDescent, PopulationFlow
 from .._setup import (
     FitSpec,
     HomogeneousStudentSpec,
@@ -173,6 +173,15 @@ def _kernel_setup(config: Config) -> Setup:
     )
 
 
+def _network_learner(training: dict):
+    """The learner of a network: online SGD, or population gradient descent or flow (homogeneous)."""
+    if training["algorithm"] == "population_gd":
+        return PopulationDescent()
+    if training["algorithm"] == "gradient_flow":
+        return PopulationFlow()
+    return OnlineSGD(chunk_size=training["chunk_size"], test_size=training["test_size"])
+
+
 def build_setup(config: Config) -> Setup:
     """The `Setup` a validated config describes."""
     if config["student"]["kind"] == "kernel_regression":
@@ -191,12 +200,8 @@ def build_setup(config: Config) -> Setup:
             noise_std=teacher["noise_std"],
         ),
         student=_student(config),
-        learner=(
-            PopulationDescent()
-            if training["algorithm"] == "population_gd"
-            else OnlineSGD(chunk_size=training["chunk_size"], test_size=training["test_size"])
-        ),
+        learner=_network_learner(training),
         variants=_variants(config),
-        grid=TimeGrid(steps / n, steps),
+        grid=_time_grid(training) if training["algorithm"] == "gradient_flow" else TimeGrid(steps / n, steps),
         **_shared(config),
     )

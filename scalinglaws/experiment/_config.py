@@ -110,6 +110,12 @@ def _homogeneous_checks(config: dict) -> None:
             raise ConfigError(f"student.{key}", "does not apply to student.kind = 'homogeneous'")
     if config["data"]["spectrum"] != "isotropic":
         raise ConfigError("data.spectrum", "the homogeneous student learns from isotropic inputs")
+    training = config["training"]
+    if training["algorithm"] == "gradient_flow":
+        if isinstance(training["learning_rate"], list):
+            raise ConfigError("training.learning_rate", "gradient flow has no step: give one value, not a list")
+        if training["time_min"] >= training["time_max"]:
+            raise ConfigError("training.time_min", f"must be < training.time_max = {training['time_max']:g}")
 
 
 def _full_batch_checks(config: dict) -> None:
@@ -117,7 +123,10 @@ def _full_batch_checks(config: dict) -> None:
     student, training, data = config["student"], config["training"], config["data"]
     algorithm = training["algorithm"]
     kernel = student["kind"] == "kernel_regression"
-    trained_by = {"kernel_regression": ("gradient_flow", "langevin"), "homogeneous": ("population_gd",)}
+    trained_by = {
+        "kernel_regression": ("gradient_flow", "langevin"),
+        "homogeneous": ("population_gd", "online_sgd", "gradient_flow"),
+    }
     allowed = trained_by.get(student["kind"], ("online_sgd",))
     if algorithm not in allowed:
         raise ConfigError(

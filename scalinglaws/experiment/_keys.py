@@ -177,7 +177,14 @@ KEYS: dict[str, dict[str, Key]] = {
             "full-batch loss: sum (1/2 sum_mu (y - f)^2) or mean (1/P of it: time, kappa and T scale by P)",
             choices=("sum", "mean"),
         ),
-        "time_max": Key("float", 100.0, "last time t of full-batch training", minimum=0, exclusive=True, maximum=1e9),
+        "time_max": Key(
+            "float",
+            100.0,
+            "last time t of full-batch training (or tau of a homogeneous student's gradient flow)",
+            minimum=0,
+            exclusive=True,
+            maximum=1e9,
+        ),
         "time_min": Key("float", 0.01, "first nonzero recording time t", minimum=0, exclusive=True),
         "method": Key(
             "choice",

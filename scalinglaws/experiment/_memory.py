@@ -11,9 +11,8 @@ runs by `benchmarks/memory_estimate.py` and `tests/test_reliability.py`):
 - one chunk of inputs per seed, `S c N` numbers, eight times (random bits, normals, the scan's
   copies: measured at N = 4 10^6);
 - the Monte Carlo test set, when eps_g has no closed form: `n_test N` shared normals, `H n_test N`
-  rescaled inputs, `4 H S n_test N` for the inputs of every run's observation, a transient copy
-  of the normals, and the fields (the peak of one such run was 1.5–1.7 GB alone, and up to 4.1 GB
-  inside the test session: the estimate covers that);
+  rescaled inputs, `3 H S n_test N` for the inputs of every run's observation, a transient copy
+  of the normals, and the fields (the peak of one such run was 1.5–1.7 GB);
 - a random-feature student's frozen features, `H S K N`, and its feature statistics, `H S K^2`;
 - the recorded observables, `H S P (K^2 + K M + K + L (K^2 + K M))` float64 numbers for `P`
   recording points (`H S P (K + 1)` for random features), held three times on the host (segments,
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._full_batch import FullBatchLangevin
-from .._population import PopulationDescent
+from .._population import PopulationDescent, PopulationFlow
 from .._setup import RandomFeatureStudentSpec, Setup
 from ..simulate import auto_chunk_size
 from ._build import build_setup
@@ -94,6 +93,14 @@ def _population_estimate(setup: Setup) -> MemoryEstimate:
     return MemoryEstimate(total, tuple(parts))
 
 
+# The learners whose runs are not online SGD, and their estimates.
+_OWN_ESTIMATES = {
+    FullBatchLangevin: _full_batch_estimate,
+    PopulationDescent: _population_estimate,
+    PopulationFlow: _population_estimate,
+}
+
+
 def estimate_memory(setup: Setup | Config) -> MemoryEstimate:
     """The estimated peak memory of running a setup (or a config's; see the module docstring).
 
@@ -101,9 +108,8 @@ def estimate_memory(setup: Setup | Config) -> MemoryEstimate:
     advice of `check_memory` says what to make smaller.
     """
     setup = build_setup(setup) if isinstance(setup, Config) else setup
-    special = {FullBatchLangevin: _full_batch_estimate, PopulationDescent: _population_estimate}
-    if type(setup.learner) in special:
-        return special[type(setup.learner)](setup)
+    if type(setup.learner) in _OWN_ESTIMATES:
+        return _OWN_ESTIMATES[type(setup.learner)](setup)
     variants, learner = setup.variants, setup.learner
     n, m, k, h = setup.input_dim, setup.teacher.hidden, max(variants.hidden), variants.size
     per_sim = 1 if variants.axis == "hidden" else h  # a sweep over K runs one K at a time
@@ -137,7 +143,7 @@ def estimate_memory(setup: Setup | Config) -> MemoryEstimate:
         part("input chunks", 8 * seeds * chunk * n * item, data__input_dim=n, training__chunk_size=chunk)
         if not closed_form:
             test = learner.test_size
-            inputs = (2 + per_sim + 4 * runs) * test * n  # normals (twice), per variant, per run (four times)
+            inputs = (2 + per_sim + 3 * runs) * test * n  # normals (twice), per variant, per run (three times)
             part(
                 "Monte Carlo test set",
                 (inputs + runs * test * (k + m)) * item,

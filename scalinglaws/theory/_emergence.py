@@ -27,7 +27,8 @@ import numpy as np
 
 from .._activations import AbstractActivation, hermite_series
 from .._homogeneous import Overlaps, reduced_weights
-from .._population import PopulationDescent, descend, homogeneous_problem
+from .._learners import OnlineSGD
+from .._population import PopulationDescent, PopulationFlow, descend, flow, homogeneous_problem
 from .._setup import HomogeneousStudentSpec, Setup
 from ._abstract import AbstractTheory, Trajectory, masked
 
@@ -103,9 +104,10 @@ def staircase(steps: np.ndarray, emergence: np.ndarray, coefficients: np.ndarray
 
 
 class EmergenceTheory(AbstractTheory):
-    """The d-independent theory of population gradient descent of the homogeneous student: every
-    seed's own initial overlaps (Q, R) carried by the factor `C = [R, L]` in P + m dimensions
-    (`scalinglaws._homogeneous.reduced_weights`), descended with the same step in float64, and the
+    """The d-independent theory of population gradient descent and flow of the homogeneous student
+    (and of online SGD, whose mean it is for a small step): every seed's own initial overlaps (Q, R)
+    carried by the factor `C = [R, L]` in P + m dimensions (`scalinglaws._homogeneous.reduced_weights`),
+    descended with the same step (or flowed, with the theory's tolerances) in float64, and the
     greedy prediction of every direction's emergence. Result names: `eps_g_theory`,
     `overlap_theory`, `mass_theory` (H, S, T[, P]); `emergence_step_theory` (H, S, P) the greedy
     `T_q` (NaN for a direction left without a neuron when m < P); `emergence_crossing_theory` the
@@ -119,8 +121,8 @@ class EmergenceTheory(AbstractTheory):
     students: ClassVar[tuple[type, ...]] = (HomogeneousStudentSpec,)
 
     def why_not(self, setup: Setup) -> str | None:
-        if not isinstance(setup.learner, PopulationDescent):
-            return "the emergence theory describes population gradient descent"
+        if not isinstance(setup.learner, (PopulationDescent, PopulationFlow, OnlineSGD)):
+            return "the emergence theory describes population gradient descent and flow, and online SGD"
         teacher = setup.teacher
         if teacher.init != "orthonormal" or teacher.output != "sum" or teacher.noise_std != 0:
             return "the emergence theory needs a noiseless teacher with orthonormal directions and summed output"
@@ -143,20 +145,29 @@ class EmergenceTheory(AbstractTheory):
             out.append((reduced, coefficients, np.asarray(start.r), np.asarray(norms), group.variants))
         return out
 
-    def solve(self, setup: Setup, state0: list) -> Trajectory:
-        steps = np.asarray(setup.grid.steps)
+    def _reduced(self, setup: Setup, reduced, axes, coefficients, rate: float) -> dict:
+        """The reduced dynamics of one variant: descent with step `rate`, or the flow."""
         activation = setup.student.activation
+        if isinstance(setup.learner, PopulationFlow):
+            options = setup.theory
+            args = (reduced, axes, coefficients, activation, jnp.asarray(setup.grid.times), options.rtol, options.atol)
+            return jax.device_get(jax.jit(flow, static_argnums=(3, 5, 6, 7))(*args, options.max_steps))
+        steps = jnp.asarray(setup.grid.steps)
         run = jax.jit(descend, static_argnums=3)
+        return jax.device_get(run(reduced, axes, coefficients, activation, jnp.asarray(rate), steps))
+
+    def solve(self, setup: Setup, state0: list) -> Trajectory:
+        flowing = isinstance(setup.learner, PopulationFlow)
+        steps = np.asarray(setup.grid.times if flowing else setup.grid.steps)
+        activation = setup.student.activation
         curves: dict[str, dict] = {}
         for reduced, coefficients, r0, q0, variants in state0:
             p = coefficients.shape[-1]
             axes = jnp.broadcast_to(jnp.eye(reduced.shape[-1])[:p], (reduced.shape[0], p, reduced.shape[-1]))
             a = np.asarray(coefficients)
             for h in variants:
-                rate = float(setup.variants.learning_rates[h])
-                out = jax.device_get(
-                    run(reduced, axes, coefficients, activation, jnp.asarray(rate), jnp.asarray(steps))
-                )
+                rate = 1.0 if flowing else float(setup.variants.learning_rates[h])  # the flow's clock is tau
+                out = self._reduced(setup, reduced, axes, coefficients, rate)
                 greedy = [greedy_emergence(r0[s], q0[s], a[s], activation, rate) for s in range(len(a))]
                 predicted = np.stack([np.where(g["student"] >= 0, g["step"], np.nan) for g in greedy])
                 crossing = np.stack([np.where(g["student"] >= 0, g["crossing"], np.nan) for g in greedy])
