@@ -1,7 +1,7 @@
 """The memory estimate `scalinglaws run` checks before computing, against the measured peak.
 
 Each case is a whole `scalinglaws run` in a fresh process whose peak resident memory
-(`ru_maxrss`) is read at its end; the estimate is `scalinglaws.experiment.estimate_memory` of the
+(`VmHWM` of /proc/self/status) is read at its end; the estimate is `scalinglaws.experiment.estimate_memory` of the
 same config. The estimate should lie above the peak (a run it lets through fits) and not far above
 it (a run it refuses would not have fitted). Cases are chosen so that each part of the estimate
 dominates once: the runtime alone, the Monte Carlo test set, the eigen-block recordings and theory,
@@ -78,11 +78,13 @@ CASES = {
     ],
 }
 
+# VmHWM, which exec resets (ru_maxrss keeps the high-water mark of the forked parent's copy).
 _PEAK = """
-import resource, sys
+import sys
 from scalinglaws.cli import main
 code = main(sys.argv[1:])
-print("PEAK", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+with open("/proc/self/status") as status:
+    print("PEAK", next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:")))
 sys.exit(code)
 """
 
