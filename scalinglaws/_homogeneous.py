@@ -151,6 +151,13 @@ class Overlaps(eqx.Module):
         return cls(weights @ weights.T, weights @ jnp.asarray(directions, weights.dtype).T)
 
 
+def _inverse_root(squared_norms):
+    """`1 / |v_k|` from `|v_k|^2`, and 0 for a neuron whose norm has decayed to zero (it can
+    underflow): such a neuron has no direction and contributes nothing."""
+    alive = squared_norms > 0
+    return jnp.where(alive, 1 / jnp.sqrt(jnp.where(alive, squared_norms, 1.0)), 0.0)
+
+
 def population_loss(
     overlaps: Overlaps, coefficients: Float[Array, " P"], activation: AbstractActivation
 ) -> Float[Array, ""]:
@@ -159,8 +166,7 @@ def population_loss(
     series = hermite_series(activation)
     a = jnp.asarray(coefficients)
     norms = jnp.diagonal(overlaps.q)
-    alive = norms > 0  # a neuron whose norm has decayed to zero (it can underflow) contributes nothing
-    inverse = jnp.where(alive, 1 / jnp.sqrt(jnp.where(alive, norms, 1.0)), 0.0)
+    inverse = _inverse_root(norms)
     one, zero = jnp.ones((), a.dtype), jnp.zeros((), a.dtype)
     teacher = series.dual(one) * jnp.sum(a * a) + series.dual(zero) * (jnp.sum(a) ** 2 - jnp.sum(a * a))
     cosine_r = jnp.clip(overlaps.r * inverse[:, None], -1.0, 1.0)
@@ -203,8 +209,7 @@ def direction_observables(overlaps: Overlaps, coefficients, activation: Abstract
     direction is learned; a neuron of norm 0 has no direction)."""
     series = hermite_series(activation)
     norms = jnp.diagonal(overlaps.q, axis1=-2, axis2=-1)
-    alive = norms > 0
-    inverse = jnp.where(alive, 1 / jnp.sqrt(jnp.where(alive, norms, 1.0)), 0.0)
+    inverse = _inverse_root(norms)
     cosine = jnp.clip(overlaps.r * inverse[..., None], -1.0, 1.0)
     a = jnp.asarray(coefficients).reshape((1,) * (norms.ndim - 1) + (-1,))
     mass = jnp.sum(norms[..., None] * series.dual(cosine), axis=-2) / (a * series.dual(jnp.ones((), norms.dtype)))

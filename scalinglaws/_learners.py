@@ -49,13 +49,13 @@ class AbstractLearner(eqx.Module):
         """Train every variant of `setup` and return the recorded observables."""
 
 
-def _directions(setup, sims: list[Simulation]) -> dict:
+def _directions(setup, sims: list[Simulation], order: np.ndarray) -> dict:
     """The homogeneous student's per-direction observables from every group's recorded overlaps:
-    `overlap_sim`, `mass_sim` (H, S, T, P) and `emergence_step_sim` (H, S, P)."""
+    `overlap_sim`, `mass_sim` (H, S, T, P) and `emergence_step_sim` (H, S, P); `order` puts the
+    groups' variants in variant order."""
     from ._homogeneous import Overlaps, direction_observables  # they import the models, as this module does
     from ._population import emergence_steps
 
-    order = np.argsort(np.concatenate(setup.variants.groups()))
     observed = []
     for sim in sims:
         a = jnp.asarray(sim.teacher_second_layer[0], jnp.float64)  # the same coefficients for every seed
@@ -130,7 +130,7 @@ class OnlineSGD(AbstractLearner):
                 per_variant.update(Q_blocks_sim=sim.q_blocks, R_blocks_sim=sim.r_blocks)
                 shared["T_blocks_sim"] = sim.t_blocks
         if isinstance(setup.student, HomogeneousStudentSpec):
-            per_variant.update(_directions(setup, sims))
+            per_variant.update(_directions(setup, sims, order))
         run_seconds = sum(s.run_seconds for s in sims)
         seed_steps = setup.variants.size * setup.seeds * int(setup.grid.steps[-1])
         summary = {

@@ -10,6 +10,7 @@ function `mass`, and the `emergence_step`: the first recorded step (the flow: ti
 direction's squared overlap reaches 1/2.
 """
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -69,6 +70,7 @@ def emergence_steps(steps: np.ndarray, overlap: np.ndarray) -> np.ndarray:
     return np.where(np.any(above, axis=-2), np.asarray(steps, np.float64)[np.argmax(above, axis=-2)], np.nan)
 
 
+@functools.partial(jax.jit, static_argnums=3)  # compiled once per activation, shared with the theory
 def descend(weights, directions, coefficients, activation, rate, steps) -> dict:
     """Population gradient descent of a batch of seeds (leading axis S), recorded at `steps`."""
 
@@ -78,6 +80,7 @@ def descend(weights, directions, coefficients, activation, rate, steps) -> dict:
     return jax.vmap(one)(weights, directions, coefficients)
 
 
+@functools.partial(jax.jit, static_argnums=(3, 5, 6, 7))  # the activation and the solver's options
 def flow(weights, directions, coefficients, activation, times, rtol: float, atol: float, max_steps: int) -> dict:
     """Population gradient flow `dV/dtau = -grad_V (L / 2)` of a batch of seeds (leading axis S),
     by diffrax (Tsit5, PI step control) in the weights' dtype, recording the observables at `times`
@@ -124,7 +127,7 @@ class PopulationDescent(AbstractLearner):
     def record(self, setup, *, progress: Callable[[int, int], None] | None = None) -> Recording:
         dtype = jnp.float32 if setup.dtype == "float32" else jnp.float64
         steps = jnp.asarray(setup.grid.steps, jnp.int32)
-        run = jax.jit(descend, static_argnums=3)
+        run = descend
         curves: dict[int, dict] = {}
         start, compile_seconds = time.perf_counter(), 0.0
         for networks in setup.networks():
@@ -191,7 +194,7 @@ class PopulationFlow(AbstractLearner):
     def record(self, setup, *, progress: Callable[[int, int], None] | None = None) -> Recording:
         dtype = jnp.float32 if setup.dtype == "float32" else jnp.float64
         times = jnp.asarray(setup.grid.times, dtype)
-        run = jax.jit(flow, static_argnums=(3, 5, 6, 7))
+        run = flow
         start = time.perf_counter()
         curves: dict[int, dict] = {}
         for networks in setup.networks():

@@ -279,3 +279,20 @@ def test_population_gradient_flow(tmp_path):
     for override, key in bad:
         assert _command(tmp_path / "bad", *flow, override) == 2, key
         assert not (tmp_path / "bad").exists()
+
+
+def test_write_report_replaces_the_report_whole(tmp_path):
+    """Reports are written through a temporary file renamed over the old one (no partial report),
+    with the figure beside them; the returned text is what was written."""
+    from matplotlib.figure import Figure
+
+    from scalinglaws.experiment import write_report
+
+    path = tmp_path / "report.md"
+    path.write_text("old\n")
+    figure = Figure()
+    figure.subplots().plot([0, 1], [1, 0])
+    text = write_report(path, ["# title", "", "a line"], figure)
+    assert text == "# title\n\na line\n" == path.read_text()
+    assert (tmp_path / "report.png").stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md", "report.png"]  # no temporary left

@@ -151,10 +151,9 @@ class EmergenceTheory(AbstractTheory):
         if isinstance(setup.learner, PopulationFlow):
             options = setup.theory
             args = (reduced, axes, coefficients, activation, jnp.asarray(setup.grid.times), options.rtol, options.atol)
-            return jax.device_get(jax.jit(flow, static_argnums=(3, 5, 6, 7))(*args, options.max_steps))
+            return jax.device_get(flow(*args, options.max_steps))
         steps = jnp.asarray(setup.grid.steps)
-        run = jax.jit(descend, static_argnums=3)
-        return jax.device_get(run(reduced, axes, coefficients, activation, jnp.asarray(rate), steps))
+        return jax.device_get(descend(reduced, axes, coefficients, activation, jnp.asarray(rate), steps))
 
     def solve(self, setup: Setup, state0: list) -> Trajectory:
         flowing = isinstance(setup.learner, PopulationFlow)
