@@ -1,4 +1,4 @@
-"""Worschech & Rosenow (Phys. Rev. Research 2024), online learning of random-feature models: the
+"""Worschech & Rosenow (arXiv:2303.14083), online learning of random-feature models: the
 reproduction figure and report.
 
 Panels (conventions of `configs/p2_*.toml`; the paper's own could not be read, see
@@ -136,7 +136,7 @@ def main():
     parser.add_argument("--quick", action="store_true", help="panels c, d only (no simulations)")
     quick = parser.parse_args().quick
     out_dir = Path(__file__).parent / "results"
-    lines = ["# Worschech & Rosenow (PRR 2024): online learning of random-feature models", ""]
+    lines = ["# Worschech & Rosenow (arXiv:2303.14083): online learning of random-feature models", ""]
     fig = Figure(figsize=(13, 9.5), layout="constrained")
     ax_a, ax_b, ax_c, ax_d = fig.subplots(2, 2).ravel()
 

@@ -11,28 +11,24 @@ crossing of 1/2; the loss against the idealised staircase. eps_g = L / 2.
 Online SGD (batch 1, the paper's Theorem 2.1) at d = 64 and 128 with P = 4, m = 8 and a small
 step, against population descent from the same students.
 
-Usage: `python experiments/p4_emergence.py`; runs cached under `runs/p4/`; writes
+Usage: `python experiments/p4_emergence.py`; runs cached under `runs/p4/` (population descent under
+`runs/p4/full/`, shared with `scalinglaws reproduce p4-emergence`); writes
 `experiments/results/p4_emergence.{md,png}`.
 """
 
 from pathlib import Path
 
 import numpy as np
-from matplotlib.figure import Figure
 
 import scalinglaws as sl
 from scalinglaws import experiment
 from scalinglaws._population import emergence_steps
 from scalinglaws.cli import configs_dir
+from scalinglaws.reproduce import FIGURES, Runs
+from scalinglaws.reproduce._p4 import quantiles
 
 
 RUNS = Path("runs/p4")
-DIMENSIONS = (256, 1024)
-
-
-def run(d: int) -> experiment.Results:
-    overrides = [f"data.input_dim={d}", "student.init_std=" + repr(d**-0.5), "training.points_per_decade=160"]
-    return experiment.run(configs_dir() / "p4_emergence.toml", RUNS / f"d{d}", overrides=overrides)
 
 
 def sgd_run(d: int) -> experiment.Results:
@@ -51,54 +47,21 @@ def sgd_run(d: int) -> experiment.Results:
     return experiment.run(configs_dir() / "p4_emergence.toml", RUNS / f"sgd-d{d}", overrides=overrides)
 
 
-def quantiles(x: np.ndarray) -> str:
-    x = x[np.isfinite(x)]
-    low, median, high = np.quantile(x, [0.1, 0.5, 0.9])
-    return f"{median:.3f} ({low:.3f} – {high:.3f})"
-
-
 def main() -> None:
     sl.configure()
-    results = {d: run(d) for d in DIMENSIONS}
-    figure = Figure(figsize=(11, 4.2), layout="constrained")
-    left, right = figure.subplots(1, 2)
+    figure = FIGURES["p4-emergence"]
+    drawn = figure.draw(Runs(RUNS, quick=False), quick=False)
     lines = [
         "# Ren, Nichani, Wu & Lee (arXiv 2504.19983): emergence under population gradient descent",
         "",
-        "`experiments/p4_emergence.py`; config `configs/p4_emergence.toml`: P = 16 orthonormal h_4 directions, "
-        "a_p ∝ p^-0.8 (Σ a_p² = 1), m = 32, sigma_0 = d^-1/2, eta = 0.05, 4 seeds, 160 recording points "
-        "per decade of alpha = steps / d. Emergence: some neuron's squared cosine with the direction reaches "
-        "1/2. Predicted: the greedy maximum selection's T_q = 1 / (8 eta a_q z_kq(0)) (blow-up) and the lone "
-        "neuron's crossing of 1/2. eps_g = L / 2 (the paper's L starts at 1).",
+        "`experiments/p4_emergence.py` (the figure of `scalinglaws reproduce p4-emergence`, and online SGD). "
+        "Emergence: some neuron's squared cosine with the direction reaches 1/2. Predicted: the greedy "
+        "maximum selection's T_q = 1 / (8 eta a_q z_kq(0)) (blow-up) and the lone neuron's crossing of 1/2.",
         "",
-        "| d | directions emerged | measured / greedy T_q: median (10–90 %) | measured / lone crossing: "
-        "median (10–90 %) | eps_g float32 sim − float64 theory (max) | final eps_g |",
-        "|---|---|---|---|---|---|",
+        *drawn.lines,
     ]
-    for j, (d, res) in enumerate(results.items()):
-        a = res.arrays
-        measured, predicted = a["emergence_step_sim"], a["emergence_step_theory"]
-        emerged = int(np.isfinite(measured).sum())
-        gap = np.nanmax(np.abs(a["eps_g_sim"] - a["eps_g_theory"]))
-        final = np.mean(a["eps_g_sim"][:, -1])
-        lines.append(
-            f"| {d} | {emerged} of {measured.size} | {quantiles(measured / predicted)} | "
-            f"{quantiles(measured / a['emergence_crossing_theory'])} | {gap:.1e} | {final:.2e} |"
-        )
-        alpha = a["alpha"][1:]
-        left.loglog(alpha, a["eps_g_sim"][0, 1:], color=f"C{j}", label=f"d = {d}, simulation (seed 0)")
-        left.loglog(alpha, a["eps_g_staircase"][0, 1:], color=f"C{j}", ls="--", label=f"d = {d}, greedy staircase")
-        right.loglog(predicted.ravel(), measured.ravel(), "o", ms=3, color=f"C{j}", label=f"d = {d}")
-    bounds = np.array([right.get_xlim()[0], right.get_xlim()[1]])
-    right.loglog(bounds, bounds, color="grey", lw=0.8, label="measured = predicted")
-    left.set(
-        xlabel="alpha = steps / d", ylabel="eps_g = L / 2", ylim=(1e-3, 1), title="loss and the idealised staircase"
-    )
-    right.set(xlabel="greedy T_q (steps)", ylabel="measured emergence step", title="every direction, 4 seeds")
-    left.legend(fontsize=8)
-    right.legend(fontsize=8)
-    d = DIMENSIONS[0]
-    a = results[d].arrays
+    d = 256
+    a = Runs(RUNS, quick=False)("p4_emergence", f"d{d}", *figure.overrides(d)).arrays
     order = np.argsort(a["emergence_step_theory"][0])
     lines += [
         "",
@@ -127,7 +90,7 @@ def main() -> None:
             f"| {d} | {4e-5 * (64 / d) ** 2:.1e} | {int(np.isfinite(measured).sum())} of {measured.size} | "
             f"{quantiles(measured / descent)} | {quantiles(measured / a['emergence_step_theory'])} |"
         )
-    print(experiment.write_report(Path(__file__).parent / "results" / "p4_emergence.md", lines, figure))
+    print(experiment.write_report(Path(__file__).parent / "results" / "p4_emergence.md", lines, drawn.figure))
 
 
 if __name__ == "__main__":

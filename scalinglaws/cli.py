@@ -11,14 +11,10 @@ import sys
 import tomllib
 from pathlib import Path
 
+from .experiment._config import configs_dir as configs_dir
+
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_DIVERGED = 0, 2, 3
-
-
-def configs_dir() -> Path:
-    """The built-in configs: packaged with the wheel, or `configs/` of a source checkout."""
-    packaged = Path(__file__).parent / "configs"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "configs"
 
 
 def _resolve_config_path(name: str) -> Path:
@@ -279,6 +275,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ._cli_reproduce import add_reproduce
     from .experiment import KEYS
 
     parser = _Parser(prog="scalinglaws", description=__doc__.splitlines()[0])
@@ -306,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--form",
         default="power_law",
-        help="power_law, broken_power_law, plateau_power_law or exponential (default power_law)",
+        help="power_law, pure_power_law, broken_power_law, plateau_power_law or exponential (default power_law)",
     )
     window = fit.add_mutually_exclusive_group()
     window.add_argument("--range", nargs=2, type=_number(), metavar=("A", "B"), help="fit only alpha in [A, B]")
@@ -329,6 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.set_defaults(handler=_command_fit)
     listing = commands.add_parser("list", help="list the built-in configs")
     listing.set_defaults(handler=_command_list)
+    add_reproduce(commands)
     return parser
 
 

@@ -33,6 +33,8 @@ def _noisy(curve, seeds, sigma, seed):
     "form, truth, curve",
     [
         ("power_law", (0.01, 2.0, 0.7), lambda x: 0.01 + 2.0 * x**-0.7),
+        ("pure_power_law", (2.0, 0.7), lambda x: 2.0 * x**-0.7),
+        ("pure_power_law", (0.3, -0.4), lambda x: 0.3 * x**0.4),
         ("plateau_power_law", (0.001, 0.3, 20.0, 1.5), lambda x: 0.001 + 0.3 * (1 + x / 20.0) ** -1.5),
         ("exponential", (0.05, 1.0, 3e-3), lambda x: 0.05 + np.exp(-3e-3 * x)),
     ],

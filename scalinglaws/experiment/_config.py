@@ -23,7 +23,14 @@ from .._activations import Hermite, HermiteSeries, activation_from_name
 from ._keys import KEYS, MAX_STEPS, Key
 
 
-__all__ = ["KEYS", "Config", "ConfigError", "load_config", "parse_override", "resolve"]
+__all__ = ["KEYS", "Config", "ConfigError", "configs_dir", "load_config", "parse_override", "resolve"]
+
+
+def configs_dir() -> Path:
+    """The built-in configs: packaged with the wheel, or `configs/` of a source checkout."""
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "configs"
+    return packaged if packaged.is_dir() else package.parent / "configs"
 
 
 class ConfigError(ValueError):

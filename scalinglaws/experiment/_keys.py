@@ -257,9 +257,9 @@ KEYS: dict[str, dict[str, Key]] = {
         "form": Key(
             "choice",
             None,
-            "fit this form to eps_g_sim after the run (fit.json): power_law, broken_power_law, "
+            "fit this form to eps_g_sim after the run (fit.json): power_law, pure_power_law, broken_power_law, "
             "plateau_power_law or exponential (default: no fit)",
-            choices=("power_law", "broken_power_law", "plateau_power_law", "exponential"),
+            choices=("power_law", "pure_power_law", "broken_power_law", "plateau_power_law", "exponential"),
             optional=True,
         ),
         "range": Key("floats", None, "[alpha_min, alpha_max] of the fit (default: all)", minimum=0, optional=True),

@@ -9,19 +9,23 @@ __all__ = ["write_report"]
 
 
 def write_report(path: str | Path, lines: list[str], figure=None, dpi: int = 110) -> str:
-    """Write `lines` as the Markdown report `path` (atomically: a temporary file in the same
-    directory, then renamed over it) and `figure` (a Matplotlib figure) beside it as `.png`;
-    returns the report's text."""
+    """Write `lines` as the Markdown report `path` and `figure` (a Matplotlib figure) beside it as
+    `.png`, each atomically (a temporary file in the same directory, then renamed over it); returns
+    the report's text."""
     path = Path(path)
     text = "\n".join(lines) + "\n"
+    _atomic(path, lambda out: out.write(text.encode("utf-8")))
+    if figure is not None:
+        _atomic(path.with_suffix(".png"), lambda out: figure.savefig(out, format="png", dpi=dpi))
+    return text
+
+
+def _atomic(path: Path, write) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
+        with os.fdopen(handle, "wb") as out:
+            write(out)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    if figure is not None:
-        figure.savefig(path.with_suffix(".png"), dpi=dpi)
-    return text

@@ -5,6 +5,7 @@ positive exponents, `softplus` for offsets that may reach zero, the identity for
 evaluates a curve that is positive for every `theta`, so it can be fitted in log space:
 
 - `power_law`:         y = offset + amplitude x^-exponent                    (offset >= 0, amplitude, exponent > 0)
+- `pure_power_law`:    y = amplitude x^-exponent                             (a straight line in log-log; exponent free)
 - `broken_power_law`:  y = amplitude (x/break)^-exponent_1 [1 + (x/break)^s]^(-(exponent_2 - exponent_1)/s)
                        two power laws joined smoothly at `break` (sharpness s = `BREAK_SHARPNESS`;
                        exponents free)
@@ -83,6 +84,12 @@ def _power_law_guesses(x, y):
     return np.asarray(rows)
 
 
+def _pure_guesses(x, y):
+    lx, ly = np.log(x), np.log(y)
+    slope = (ly[-1] - ly[0]) / (lx[-1] - lx[0])
+    return np.asarray([[math.exp(ly[0] + e * lx[0]), e] for e in (-slope, 0.5, 1.0, 2.0)])
+
+
 def _broken_guesses(x, y):
     lx, ly = np.log(x), np.log(y)
     rows = []
@@ -123,6 +130,13 @@ FORMS: dict[str, Form] = {
         ("softplus", "log", "log"),
         lambda x, p: p[0] + p[1] * x ** (-p[2]),
         _power_law_guesses,
+    ),
+    "pure_power_law": Form(
+        "pure_power_law",
+        ("amplitude", "exponent"),
+        ("log", "free"),
+        lambda x, p: p[0] * x ** (-p[1]),
+        _pure_guesses,
     ),
     "broken_power_law": Form(
         "broken_power_law",

@@ -75,29 +75,45 @@ def symmetric_state(
 def symmetric_fixed_point(
     ode: SoftCommitteeODE | EigenBlockODE,
     args: SCMArgs | BlockArgs,
-    guess: tuple[float, float, float] = (0.35, 0.3, 0.4),
+    guess: tuple[float, float, float] | None = None,
     iterations: int = 60,
 ) -> SCMState | BlockState:
-    """The unspecialised fixed point (plateau), by Newton's method on `(q, c, r)`.
+    """The unspecialised fixed point (plateau) that the dynamics visits from small initial weights,
+    by Newton's method.
 
-    The symmetric subspace (`symmetric_state`) is invariant when the teacher is symmetric
-    (`T = I`, equal `A_n`), so the fixed point solves three equations: `dQ_11 = dQ_12 = dR_11 = 0`
-    (two when K = 1). The second layer is held fixed.
+    The symmetric subspace (`symmetric_state`: `Q_ii = q`, `Q_ij = c`, `R_in = r`) is invariant when
+    the teacher is symmetric (`T = I`, equal `A_n`), and so is its part with identical student
+    vectors, `c = q`. From small initial weights every student vector grows along the same
+    direction (the weights' own small parts are soon negligible), so the trajectory reaches the
+    plateau with `c = q` (Saad & Solla's `Q = C = 1/(2K - 1)` as eta -> 0) and escapes from there by
+    specialisation. At large eta the symmetric subspace holds a second fixed point with `c < q`
+    (at eta = 0.5: K = 2, eps_g 0.0146448 against the visited 0.0146770; K = 3, 0.0320998 against
+    0.0328179) with a smaller escape rate, which the trajectory does not visit. By default the
+    fixed point is therefore solved with `c = q` (two equations, `dQ_11 = dR_11 = 0`, from the
+    guess `(q, r) = (0.35, 0.4)`); a `guess` `(q, c, r)` solves the three equations
+    `dQ_11 = dQ_12 = dR_11 = 0` from there instead (either branch). K = 1 has only `(q, r)`. The
+    second layer is held fixed.
 
     For the eigen-block ODE the teacher must fill the blocks equally, `t^(l) = Tbar / sum_l lambda_l`
     (as a teacher with orthonormal rows in random directions does as N -> infinity). Every block's
     drift is then `lambda_l` times one function of its own overlaps and of the field covariances,
     so the fixed point has equal blocks, `q^(l) = Qbar / sum_l lambda_l` (likewise `r^(l)`), with
-    `(Qbar, Rbar)` solving three equations as above; with `sum_l lambda_l = L` (`trace`
-    normalisation) it is the isotropic plateau.
+    `(Qbar, Rbar)` solving the equations above; with `sum_l lambda_l = L` (`trace` normalisation)
+    it is the isotropic plateau.
     """
     k, m = ode.student_hidden, ode.teacher_hidden
-    x = jnp.asarray(guess if k > 1 else (guess[0], guess[2]), jnp.float64)
+    identical = guess is None or k == 1
+    if guess is None:
+        x = jnp.asarray((0.35, 0.4), jnp.float64)
+    else:
+        x = jnp.asarray(guess if k > 1 else (guess[0], guess[2]), jnp.float64)
     for _ in range(iterations):
-        x, residual = _newton_step(ode, args, x)
+        x, residual = _newton_step(ode, args, x, identical)
     if not np.all(np.abs(np.asarray(residual)) < 1e-10):
         raise ValueError("symmetric_fixed_point: Newton did not converge; try another guess")
-    return _embed(ode, args, symmetric_state(k, m, x[0], x[1] if k > 1 else 0.0, x[-1]))
+    q, r = x[0], x[-1]
+    c = q if identical else x[1]
+    return _embed(ode, args, symmetric_state(k, m, q, c if k > 1 else 0.0, r))
 
 
 def _embed(ode, args, state: SCMState) -> SCMState | BlockState:
@@ -113,19 +129,21 @@ def _embed(ode, args, state: SCMState) -> SCMState | BlockState:
     )
 
 
-def _symmetric_residual(ode, args, x):
+def _symmetric_residual(ode, args, x, identical: bool):
+    """The drift of `(q, c, r)` (or of `(q, r)` with `c = q` when `identical`) at the symmetric state."""
     k, m = ode.student_hidden, ode.teacher_hidden
-    d = ode(0.0, _embed(ode, args, symmetric_state(k, m, x[0], x[1] if k > 1 else 0.0, x[-1])), args)
+    c = x[0] if identical else x[1]
+    d = ode(0.0, _embed(ode, args, symmetric_state(k, m, x[0], c if k > 1 else 0.0, x[-1])), args)
     q, r = (d.q[0], d.r[0]) if isinstance(ode, EigenBlockODE) else (d.q, d.r)
     if isinstance(ode, EigenBlockODE):
         q, r = q / args.eigenvalues[0], r / args.eigenvalues[0]
-    return jnp.stack([q[0, 0]] + ([q[0, 1]] if k > 1 else []) + [r[0, 0]])
+    return jnp.stack([q[0, 0]] + ([q[0, 1]] if k > 1 and not identical else []) + [r[0, 0]])
 
 
 @eqx.filter_jit
-def _newton_step(ode: SoftCommitteeODE | EigenBlockODE, args: SCMArgs | BlockArgs, x):
-    residual = _symmetric_residual(ode, args, x)
-    jacobian = jax.jacfwd(lambda y: _symmetric_residual(ode, args, y))(x)
+def _newton_step(ode: SoftCommitteeODE | EigenBlockODE, args: SCMArgs | BlockArgs, x, identical: bool):
+    residual = _symmetric_residual(ode, args, x, identical)
+    jacobian = jax.jacfwd(lambda y: _symmetric_residual(ode, args, y, identical))(x)
     return x - jnp.linalg.solve(jacobian, residual), residual
 
 

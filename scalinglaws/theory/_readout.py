@@ -1,6 +1,6 @@
 """Learning dynamics of the random-feature readout under online SGD, with the SGD noise (derived here).
 
-**Model** (Worschech & Rosenow, arXiv 2303.14083, Phys. Rev. Research 2024).
+**Model** (Worschech & Rosenow, arXiv:2303.14083).
 The student `sigma(x) = c_K sum_i a_i phi_i(x)`, `phi_i = g(w_i . x / sqrt(N))`, has frozen features
 and a readout trained by online SGD on `y = zeta(x) + sigma_n xi`:
 

@@ -1,0 +1,73 @@
+"""The `scalinglaws reproduce` command (registered by `scalinglaws.cli`)."""
+
+import sys
+from pathlib import Path
+
+
+__all__ = ["add_reproduce"]
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def _command_reproduce(args) -> int:
+    from ._interrupt import InterruptGuard
+    from .cli import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OK, _enable_compilation_cache, _error
+    from .experiment import ConfigError, Diverged
+    from .reproduce import FIGURES, MANIFEST, reproduce
+    from .theory import TheoryError
+
+    if args.list:
+        print("reproducible figures (time on 2 CPU cores: full / --quick); make one with `scalinglaws reproduce ID`:")
+        for item in FIGURES.values():
+            full, quick = item.seconds
+            print(f"  {item.id:<20} {item.paper}: {item.caption} [{_minutes(full)} / {_minutes(quick)}]")
+        return EXIT_OK
+    ids = list(FIGURES) if args.all else args.figures
+    if not ids:
+        return _error("FIGURE: name a figure (see `scalinglaws reproduce --list`), or use --all")
+    if args.all and args.figures:
+        return _error("FIGURE: give figure ids or --all, not both")
+    _enable_compilation_cache()
+
+    def started(figure_id: str) -> None:
+        if not args.quiet:
+            print(f"{figure_id} ...", file=sys.stderr, flush=True)
+
+    def interrupted() -> str:
+        return f"interrupted; the figures finished before it are kept in {args.out} (its {MANIFEST} lists them)"
+
+    try:
+        with InterruptGuard(interrupted):
+            made = reproduce(ids, Path(args.out), quick=args.quick, started=started)
+    except ConfigError as error:
+        return _error(error)
+    except Diverged as error:
+        print(f"diverged: {error}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except TheoryError as error:
+        print(f"error: theory: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as error:
+        return _error(f"--out: cannot write {args.out}: {error.strerror or error}")
+    for entry in made:
+        cached = all(c for _, c in entry["runs"])
+        print(
+            f"wrote {Path(args.out) / entry['png']} and {entry['report']} in {entry['seconds']:.1f} s"
+            + (" (runs served from their cache)" if cached else "")
+        )
+    print(f"gallery: {Path(args.out) / 'index.html'}")
+    return EXIT_OK
+
+
+def add_reproduce(commands) -> None:
+    """Add the `reproduce` sub-command to an argparse sub-parser group."""
+    parser = commands.add_parser("reproduce", help="reproduce figures of the papers (writes DIR/index.html)")
+    parser.add_argument("figures", nargs="*", metavar="FIGURE", help="figure ids (see --list)")
+    parser.add_argument("--list", action="store_true", help="list the figures, with their times")
+    parser.add_argument("--all", action="store_true", help="every figure")
+    parser.add_argument("--quick", action="store_true", help="smaller versions (each under 2 minutes on 2 cores)")
+    parser.add_argument("--out", default="figures", help="output directory (default figures/)")
+    parser.add_argument("--quiet", action="store_true", help="say nothing while working")
+    parser.set_defaults(handler=_command_reproduce)
