@@ -13,7 +13,7 @@ def _minutes(seconds: float) -> str:
 
 def _command_reproduce(args) -> int:
     from ._interrupt import InterruptGuard
-    from .cli import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OK, _enable_compilation_cache, _error
+    from .cli import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OK, _enable_compilation_cache, _error, _use_cpu_devices
     from .experiment import ConfigError, Diverged
     from .reproduce import FIGURES, MANIFEST, reproduce
     from .theory import TheoryError
@@ -29,6 +29,7 @@ def _command_reproduce(args) -> int:
         return _error("FIGURE: name a figure (see `scalinglaws reproduce --list`), or use --all")
     if args.all and args.figures:
         return _error("FIGURE: give figure ids or --all, not both")
+    _use_cpu_devices(args.cpu_devices)  # as `run` does: seeds split over the cores
     _enable_compilation_cache()
 
     def started(figure_id: str) -> None:
@@ -63,6 +64,8 @@ def _command_reproduce(args) -> int:
 
 def add_reproduce(commands) -> None:
     """Add the `reproduce` sub-command to an argparse sub-parser group."""
+    from .cli import _integer
+
     parser = commands.add_parser("reproduce", help="reproduce figures of the papers (writes DIR/index.html)")
     parser.add_argument("figures", nargs="*", metavar="FIGURE", help="figure ids (see --list)")
     parser.add_argument("--list", action="store_true", help="list the figures, with their times")
@@ -70,4 +73,7 @@ def add_reproduce(commands) -> None:
     parser.add_argument("--quick", action="store_true", help="smaller versions (each under 2 minutes on 2 cores)")
     parser.add_argument("--out", default="figures", help="output directory (default figures/)")
     parser.add_argument("--quiet", action="store_true", help="say nothing while working")
+    parser.add_argument(
+        "--cpu-devices", type=_integer(1), metavar="D", help="on a CPU, split the seeds over D devices, as for `run`"
+    )
     parser.set_defaults(handler=_command_reproduce)

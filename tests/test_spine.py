@@ -131,6 +131,18 @@ def test_docstrings_cite_files_inside_the_repository():
             assert (root / "tests" / cited).exists(), f"{path.name} cites tests/{cited}"
         for cited in {part.split("`")[0] for part in text.split("`benchmarks/")[1:]}:
             assert (root / "benchmarks" / cited).exists(), f"{path.name} cites benchmarks/{cited}"
+        for cited in {part.split("`")[0].split(",")[0] for part in text.split("`experiments/")[1:]}:
+            if not cited.startswith("results/"):
+                assert (root / "experiments" / cited).exists(), f"{path.name} cites experiments/{cited}"
+
+
+def test_the_random_feature_paper_is_cited_by_its_arxiv_id():
+    """Its journal reference is unverified: the library, configs and README cite arXiv:2303.14083."""
+    root = PACKAGE.parent
+    texts = [*_modules(), *sorted((root / "configs").glob("*.toml")), root / "README.md"]
+    for path in texts:
+        text = path.read_text()
+        assert "Phys. Rev. Research" not in text and "PRR 2024" not in text, path.name
 
 
 def test_the_library_entry_point_runs_once_and_then_serves_its_cache(tiny, tmp_path):

@@ -57,6 +57,16 @@ def test_block_plateau_is_the_isotropic_plateau():
     )
 
 
+def test_the_arnoldi_escape_rate_equals_the_dense_one():
+    """Above 600 independent entries `escape_rate` uses ARPACK on Jacobian-vector products
+    (K = M = 5, L = 16: 640 entries); it equals the dense linearisation's largest real part."""
+    from scalinglaws.theory import escape_rate
+
+    ode, args, _ = _setup(16, 0.05, k=5)
+    fixed = symmetric_fixed_point(ode, args)
+    np.testing.assert_allclose(escape_rate(ode, fixed, args), linearise(ode, fixed, args).escape_rate, rtol=1e-9)
+
+
 def test_escape_rate_grows_with_the_top_eigenvalue():
     rates = []
     for blocks in (1, 2, 4, 8, 16):

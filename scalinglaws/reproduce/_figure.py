@@ -57,8 +57,9 @@ class AbstractFigure(eqx.Module):
     - `paper`: authors and arXiv id.
     - `caption`: one line: what is shown, with its parameters.
     - `quick_note`: what `--quick` changes.
-    - `seconds`: `(full, quick)` wall seconds of a reproduction from empty run directories,
-      measured on a 2-core CPU machine (the compilation cache warm).
+    - `seconds`: `(full, quick)` wall seconds on a 2-core CPU machine, measured: the quick version
+      in a fresh process and a fresh directory (`benchmarks/reproduce.py`), the full one as its runs'
+      computing time (`total_seconds` of their summaries) in `scalinglaws reproduce --all`.
     """
 
     id: AbstractClassVar[str]

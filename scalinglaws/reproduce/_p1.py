@@ -26,7 +26,7 @@ class P1Figure1(AbstractFigure):
     paper: ClassVar[str] = PAPER
     caption: ClassVar[str] = "eps_g against alpha for L = 1 … 256 distinct eigenvalues (erf, K = M = 2, N = 1024)"
     quick_note: ClassVar[str] = "N = 256, L = 1, 4, 16, 64, 256, 2 seeds, alpha to 500"
-    seconds: ClassVar[tuple[float, float]] = (137.0, 40.0)
+    seconds: ClassVar[tuple[float, float]] = (140.0, 22.0)  # full: the run on 2 CPU devices, cpu_devices.md
 
     def draw(self, runs: Runs, *, quick: bool) -> Drawn:
         overrides = (
@@ -90,7 +90,7 @@ class P1Figure2Left(AbstractFigure):
     paper: ClassVar[str] = PAPER
     caption: ClassVar[str] = "linear K = M = 1, N = L = 128, sigma_J² = 1: the closed form against the ODE"
     quick_note: ClassVar[str] = "2 seeds, alpha to 300"
-    seconds: ClassVar[tuple[float, float]] = (60.0, 30.0)
+    seconds: ClassVar[tuple[float, float]] = (15.0, 17.0)
 
     def draw(self, runs: Runs, *, quick: bool) -> Drawn:
         figure, (ax,) = new_figure(1, 6.2, 4.6)
@@ -127,20 +127,21 @@ class P1Figure2Left(AbstractFigure):
 @register
 class P1Figure2Right(AbstractFigure):
     """Fig. 2 right: linear K = M = 1, N = L = 1024, beta = 0.75, eta = 0.01, sigma_J = 0.01, 15
-    seeds: the simulation against the exact curve and its power law
-    `eps_g ∝ alpha^(-beta/(1+beta))` (`linear_power_law`)."""
+    seeds, to alpha = 1000 (past the power-law window, about 1 ≲ alpha ≲ 190): the
+    simulation against the exact curve and its power law `eps_g ∝ alpha^(-beta/(1+beta))`
+    (`linear_power_law`)."""
 
     id: ClassVar[str] = "p1-fig2-right"
     paper: ClassVar[str] = PAPER
     caption: ClassVar[str] = "linear K = M = 1, N = L = 1024, beta = 0.75, eta = 0.01: the power law alpha^-3/7"
-    quick_note: ClassVar[str] = "N = L = 256, 4 seeds, alpha to 1000"
-    seconds: ClassVar[tuple[float, float]] = (240.0, 30.0)
+    quick_note: ClassVar[str] = "N = L = 256, 4 seeds"
+    seconds: ClassVar[tuple[float, float]] = (125.0, 17.0)
 
     def draw(self, runs: Runs, *, quick: bool) -> Drawn:
         beta, eta = 0.75, 0.01
         n = 256 if quick else 1024
         rest = (f"training.learning_rate={eta}", "training.seeds=" + ("4" if quick else "15"))
-        rest += ("training.alpha_max=" + ("1000" if quick else "10000"),)
+        rest += ("training.alpha_max=1000",)
         arrays = runs("p1_linear", "fig2right", *_linear_overrides(n, beta, *rest)).arrays
         alpha = arrays["alpha"]
         closed, errors = _closed_form(arrays, eta)
@@ -186,7 +187,7 @@ class P1Figure3Left(AbstractFigure):
     paper: ClassVar[str] = PAPER
     caption: ClassVar[str] = "parameter scaling law: linear K = M = 1, L = N = 256, N_l trained input dimensions"
     quick_note: ClassVar[str] = "2 seeds, alpha to 300"
-    seconds: ClassVar[tuple[float, float]] = (90.0, 40.0)
+    seconds: ClassVar[tuple[float, float]] = (28.0, 24.0)
     trained: ClassVar[tuple[int, ...]] = (8, 16, 32, 64, 128)
 
     def draw(self, runs: Runs, *, quick: bool) -> Drawn:

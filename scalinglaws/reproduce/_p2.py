@@ -22,7 +22,7 @@ class P2LearningCurves(AbstractFigure):
     paper: ClassVar[str] = PAPER
     caption: ClassVar[str] = "random-feature learning curves, erf, M = 2, N = 256, gamma = K / N = 0.5 … 4"
     quick_note: ClassVar[str] = "N = 64, 2 seeds, alpha to 500"
-    seconds: ClassVar[tuple[float, float]] = (120.0, 30.0)
+    seconds: ClassVar[tuple[float, float]] = (85.0, 37.0)
 
     def draw(self, runs: Runs, *, quick: bool) -> Drawn:
         overrides = ("data.input_dim=64", "student.hidden=[32, 64, 128, 256]", "training.seeds=2")
@@ -39,7 +39,7 @@ class P2Asymptotic(AbstractFigure):
     paper: ClassVar[str] = PAPER
     caption: ClassVar[str] = "late error against gamma = K / N = 1/4 … 8: stationary error and asymptotes, N = 128"
     quick_note: ClassVar[str] = "N = 32, 2 seeds, alpha to 1000"
-    seconds: ClassVar[tuple[float, float]] = (120.0, 30.0)
+    seconds: ClassVar[tuple[float, float]] = (77.0, 49.0)
 
     def draw(self, runs: Runs, *, quick: bool) -> Drawn:
         overrides = ("data.input_dim=32", "student.hidden=[8, 16, 32, 64, 128, 256]", "training.seeds=2")

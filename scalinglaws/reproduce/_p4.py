@@ -31,7 +31,7 @@ class P4Emergence(AbstractFigure):
     paper: ClassVar[str] = "Ren, Nichani, Wu & Lee, arXiv:2504.19983"
     caption: ClassVar[str] = "emergence steps against the greedy prediction (h_4, P = 16, m = 32, d = 256 and 1024)"
     quick_note: ClassVar[str] = "d = 128 and 256, 2 seeds"
-    seconds: ClassVar[tuple[float, float]] = (120.0, 25.0)
+    seconds: ClassVar[tuple[float, float]] = (100.0, 16.0)
 
     @staticmethod
     def overrides(d: int) -> list[str]:

@@ -62,7 +62,7 @@ class P5Figure1(AbstractFigure):
     paper: ClassVar[str] = PAPER
     caption: ClassVar[str] = "mode-resolved discrepancy under gradient flow, modes i = 1, 3, 10, 30, 100"
     quick_note: ClassVar[str] = QUICK
-    seconds: ClassVar[tuple[float, float]] = (256.0, 10.0)
+    seconds: ClassVar[tuple[float, float]] = (256.0, 8.0)
 
     def draw(self, runs: Runs, *, quick: bool) -> Drawn:
         arrays = _run(runs, "p5_fig1", quick).arrays
@@ -97,7 +97,7 @@ class P5Figure2(AbstractFigure):
     paper: ClassVar[str] = PAPER
     caption: ClassVar[str] = "test error under Langevin dynamics, beta = 10^4, 50, 10, kappa = 10^-3"
     quick_note: ClassVar[str] = QUICK
-    seconds: ClassVar[tuple[float, float]] = (787.0, 30.0)
+    seconds: ClassVar[tuple[float, float]] = (787.0, 32.0)
 
     def draw(self, runs: Runs, *, quick: bool) -> Drawn:
         figure, (ax,) = new_figure(1, 6.0, 4.5)
@@ -139,7 +139,7 @@ class P5Figure3(AbstractFigure):
     paper: ClassVar[str] = PAPER
     caption: ClassVar[str] = "bias and variance of the test error, Langevin dynamics at beta = 10"
     quick_note: ClassVar[str] = QUICK
-    seconds: ClassVar[tuple[float, float]] = (277.0, 10.0)
+    seconds: ClassVar[tuple[float, float]] = (277.0, 12.0)
 
     def draw(self, runs: Runs, *, quick: bool) -> Drawn:
         arrays = _run(runs, "p5_fig2_beta10", quick).arrays
@@ -174,7 +174,7 @@ class P5Figure4(AbstractFigure):
     paper: ClassVar[str] = PAPER
     caption: ClassVar[str] = "early stopping against weight decay kappa = 0 … 0.1, Langevin dynamics at beta = 10"
     quick_note: ClassVar[str] = QUICK
-    seconds: ClassVar[tuple[float, float]] = (1129.0, 45.0)
+    seconds: ClassVar[tuple[float, float]] = (1129.0, 40.0)
 
     def draw(self, runs: Runs, *, quick: bool) -> Drawn:
         figure, (ax,) = new_figure(1, 6.0, 4.5)

@@ -4,6 +4,7 @@ ODEs solved with one shared diffrax driver, closed forms and their analysis."""
 from ._abstract import AbstractTheory as AbstractTheory, Trajectory as Trajectory
 from ._analysis import (
     Linearisation as Linearisation,
+    escape_rate as escape_rate,
     linearise as linearise,
     local_exponent as local_exponent,
     plateau_escape as plateau_escape,

@@ -21,10 +21,10 @@ weights `S_0 ~ 2 sigma_J (sum_l lambda_l^2 / (N L))^(1/2)`) to `S ≈ 1` at the 
 
     plateau length ≈ ln(1 / S_0) / mu(L, K, beta, eta)          (`predicted_plateau_length`).
 
-For power-law inputs the escape rate grows with the top eigenvalue (`mu ≈ 0.0043 lambda_1` for the
+For power-law inputs the escape rate grows with the top eigenvalue (`mu ≈ 0.0044 lambda_1` for the
 erf K = M = 2 student at eta = 0.1 and large L), while reaching the plateau needs every block, down
 to the slowest, to fill: the plateau shortens as L grows and vanishes once the escape comes before
-the curve reaches it (measured in `experiments/plateau_length.py`).
+the curve reaches it (measured in `experiments/p1_figures.py`, panel b).
 """
 
 import equinox as eqx
@@ -40,6 +40,7 @@ from ._scm import SCMArgs, SCMState, SoftCommitteeODE
 
 __all__ = [
     "Linearisation",
+    "escape_rate",
     "linearise",
     "local_exponent",
     "plateau_escape",
@@ -89,8 +90,9 @@ def symmetric_fixed_point(
     specialisation. At large eta the symmetric subspace holds a second fixed point with `c < q`
     (at eta = 0.5: K = 2, eps_g 0.0146448 against the visited 0.0146770; K = 3, 0.0320998 against
     0.0328179) with a smaller escape rate, which the trajectory does not visit. By default the
-    fixed point is therefore solved with `c = q` (two equations, `dQ_11 = dR_11 = 0`, from the
-    guess `(q, r) = (0.35, 0.4)`); a `guess` `(q, c, r)` solves the three equations
+    fixed point is therefore solved with `c = q` (two equations, `dQ_11 = dR_11 = 0`, from Saad &
+    Solla's small-eta values `q = 1/(2K - 1)`, `r = 1/sqrt(K (2K - 1))`, or `(0.35, 0.4)` for
+    K = 1); a `guess` `(q, c, r)` solves the three equations
     `dQ_11 = dQ_12 = dR_11 = 0` from there instead (either branch). K = 1 has only `(q, r)`. The
     second layer is held fixed.
 
@@ -104,7 +106,7 @@ def symmetric_fixed_point(
     k, m = ode.student_hidden, ode.teacher_hidden
     identical = guess is None or k == 1
     if guess is None:
-        x = jnp.asarray((0.35, 0.4), jnp.float64)
+        x = jnp.asarray((1 / (2 * k - 1), (k * (2 * k - 1)) ** -0.5) if k > 1 else (0.35, 0.4), jnp.float64)
     else:
         x = jnp.asarray(guess if k > 1 else (guess[0], guess[2]), jnp.float64)
     for _ in range(iterations):
@@ -173,8 +175,10 @@ def linearise(ode: SoftCommitteeODE | EigenBlockODE, state, args) -> Linearisati
     return Linearisation(jac, eig[np.argsort(-eig.real)])
 
 
-@eqx.filter_jit
-def _jacobian(ode, state, args):
+def _flattened(ode, state, args):
+    """`(flat, field)`: the independent entries of `state` as a vector (upper triangles of Q and
+    every q^(l), R, and v when the second layer is trained), and the ODE's right-hand side as a
+    function of such vectors."""
     upper = np.triu_indices(ode.student_hidden)
     kind = type(state)
 
@@ -190,7 +194,38 @@ def _jacobian(ode, state, args):
         q = q + jnp.swapaxes(jnp.triu(q, 1), -1, -2)
         return kind(q, parts[1], parts[2] if ode.train_second_layer else state.v)
 
-    return jax.jacfwd(lambda x: ravel_pytree(independent(ode(0.0, unpack(x), args)))[0])(flat)
+    def field(x):
+        return ravel_pytree(independent(ode(0.0, unpack(x), args)))[0]
+
+    return flat, field
+
+
+@eqx.filter_jit
+def _jacobian(ode, state, args):
+    flat, field = _flattened(ode, state, args)
+    return jax.jacfwd(field)(flat)
+
+
+_DENSE_LIMIT = 600  # independent entries up to which `escape_rate` diagonalises the dense Jacobian
+
+
+def escape_rate(ode: SoftCommitteeODE | EigenBlockODE, state, args) -> float:
+    """The largest real part of the Jacobian's eigenvalues at `state` (`Linearisation.escape_rate`)
+    without the dense eigendecomposition when the state is large: above 600 independent entries
+    (an eigen-block ODE with many blocks or units) ARPACK's Arnoldi iteration
+    (`scipy.sparse.linalg.eigs`, largest real part) on Jacobian-vector products, O(n) memory."""
+    flat, field = _flattened(ode, state, args)
+    if flat.size <= _DENSE_LIMIT:
+        return linearise(ode, state, args).escape_rate
+    import scipy.sparse.linalg as sparse
+
+    _, jvp = jax.linearize(field, flat)
+    jvp = jax.jit(jvp)
+    operator = sparse.LinearOperator(
+        (flat.size, flat.size), matvec=lambda v: np.asarray(jvp(jnp.asarray(v, flat.dtype))), dtype=np.float64
+    )
+    values = sparse.eigs(operator, k=1, which="LR", tol=1e-10, ncv=min(flat.size, 40), return_eigenvectors=False)
+    return float(np.max(values.real))
 
 
 def specialisation(r: Float[ArrayLike, "... K M"]) -> np.ndarray | float:
@@ -212,7 +247,7 @@ def predicted_plateau_length(
     """`ln(escape_specialisation / S_0) / mu`: the plateau length predicted from the escape rate `mu`
     at the symmetric fixed point and the initial asymmetry `S_0 = specialisation(initial_rbar)`
     (module docstring). `args` must have a symmetric teacher (`symmetric_fixed_point`)."""
-    mu = linearise(ode, symmetric_fixed_point(ode, args), args).escape_rate
+    mu = escape_rate(ode, symmetric_fixed_point(ode, args), args)
     if mu <= 0:
         raise ValueError("the symmetric fixed point is stable: there is no escape")
     return float(np.log(escape_specialisation / specialisation(initial_rbar)) / mu)
