@@ -100,34 +100,13 @@ class P5Figure2(AbstractFigure):
     seconds: ClassVar[tuple[float, float]] = (787.0, 32.0)
 
     def draw(self, runs: Runs, *, quick: bool) -> Drawn:
-        figure, (ax,) = new_figure(1, 6.0, 4.5)
-        lines = [
-            CONVENTIONS,
-            "",
+        header = (
             "| beta | t* DMFT | eps_g(t*) DMFT | t* sim (grid) | eps_g(t*) sim | eps_g(10^5) DMFT | sim "
-            "| stationary DMFT |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        gaps = []
-        for j, (tag, beta) in enumerate(BETAS.items()):
-            results = _run(runs, f"p5_fig2_{tag}", quick)
-            arrays, summary = results.arrays, results.summary
-            t = arrays["time"]
-            seed_band(ax, t[1:], arrays["eps_g_sim"][:, 1:], f"C{j}", f"beta = {beta:g}")
-            ax.plot(t[1:], arrays["eps_g_theory"][1:], color=f"C{j}", ls="--")
-            t_sim, e_sim, se = sim_minimum(t, arrays["eps_g_sim"])
-            interior = summary["early_stopping_interior_theory"]
-            lines.append(
-                f"| {beta:g} | {summary['early_stopping_time_theory']:.4g}{'' if interior else ' (none)'} | "
-                f"{summary['early_stopping_error_theory']:.5f} | {t_sim:.4g} | {e_sim:.5f} ± {se:.1e} | "
-                f"{arrays['eps_g_theory'][-1]:.5f} | {arrays['eps_g_sim'].mean(0)[-1]:.5f} | "
-                f"{summary['eps_g_stationary_theory']:.5f} |"
-            )
-            gaps.append(f"- beta = {beta:g}: {gap_line(arrays)}")
-        ax.plot([], [], color="k", ls="--", label="DMFT")
-        ax.set(xscale="log", yscale="log", xlabel="time t", ylabel="eps_g")
-        ax.set_title("solid: draws' mean (10–90 % band); dashed: DMFT", fontsize=9)
-        ax.legend(fontsize=8)
+            "| stationary DMFT |\n|---|---|---|---|---|---|---|---|"
+        )
+        cases = [(f"beta = {beta:g}", _run(runs, f"p5_fig2_{tag}", quick)) for tag, beta in BETAS.items()]
+        figure, lines = _langevin_figure(cases, header, stationary=True)
+        gaps = [f"- {label}: {gap_line(results.arrays)}" for label, results in cases]
         return Drawn(figure, [*lines, "", "DMFT against the draws' mean:", *gaps])
 
 
@@ -177,28 +156,35 @@ class P5Figure4(AbstractFigure):
     seconds: ClassVar[tuple[float, float]] = (1129.0, 40.0)
 
     def draw(self, runs: Runs, *, quick: bool) -> Drawn:
-        figure, (ax,) = new_figure(1, 6.0, 4.5)
-        lines = [
-            CONVENTIONS,
-            "",
-            "| kappa | t* DMFT | eps_g(t*) DMFT | eps_g(t*) sim (grid min) | eps_g(10^5) DMFT | sim |",
-            "|---|---|---|---|---|---|",
-        ]
-        for j, kappa in enumerate(KAPPAS):
-            results = _run(runs, "p5_fig2_beta10", quick, kappa)
-            arrays, summary = results.arrays, results.summary
-            t = arrays["time"]
-            seed_band(ax, t[1:], arrays["eps_g_sim"][:, 1:], f"C{j}", f"kappa = {kappa:g}")
-            ax.plot(t[1:], arrays["eps_g_theory"][1:], color=f"C{j}", ls="--")
-            _, e_sim, se = sim_minimum(t, arrays["eps_g_sim"])
-            interior = summary["early_stopping_interior_theory"]
-            lines.append(
-                f"| {kappa:g} | {summary['early_stopping_time_theory']:.4g}{'' if interior else ' (none)'} | "
-                f"{summary['early_stopping_error_theory']:.5f} | {e_sim:.5f} ± {se:.1e} | "
-                f"{arrays['eps_g_theory'][-1]:.5f} | {arrays['eps_g_sim'].mean(0)[-1]:.5f} |"
-            )
-        ax.plot([], [], color="k", ls="--", label="DMFT")
-        ax.set(xscale="log", yscale="log", xlabel="time t", ylabel="eps_g")
-        ax.set_title("solid: draws' mean (10–90 % band); dashed: DMFT", fontsize=9)
-        ax.legend(fontsize=8)
-        return Drawn(figure, lines)
+        header = (
+            "| kappa | t* DMFT | eps_g(t*) DMFT | t* sim (grid) | eps_g(t*) sim | eps_g(10^5) DMFT | sim |\n"
+            "|---|---|---|---|---|---|---|"
+        )
+        cases = [(f"kappa = {kappa:g}", _run(runs, "p5_fig2_beta10", quick, kappa)) for kappa in KAPPAS]
+        return Drawn(*_langevin_figure(cases, header, stationary=False))
+
+
+def _langevin_figure(cases: list, header: str, *, stationary: bool) -> tuple:
+    """The figure of several Langevin runs (`(label, Results)`): the draws' mean eps_g with its band
+    against the DMFT, and the report table of early stopping (DMFT and the draws' grid minimum),
+    the late error, and the DMFT's stationary error when `stationary`."""
+    figure, (ax,) = new_figure(1, 6.0, 4.5)
+    lines = [CONVENTIONS, "", *header.split("\n")]
+    for j, (label, results) in enumerate(cases):
+        arrays, summary = results.arrays, results.summary
+        t = arrays["time"]
+        seed_band(ax, t[1:], arrays["eps_g_sim"][:, 1:], f"C{j}", label)
+        ax.plot(t[1:], arrays["eps_g_theory"][1:], color=f"C{j}", ls="--")
+        t_sim, e_sim, se = sim_minimum(t, arrays["eps_g_sim"])
+        interior = summary["early_stopping_interior_theory"]
+        row = (
+            f"| {label.split('= ')[1]} | {summary['early_stopping_time_theory']:.4g}{'' if interior else ' (none)'} | "
+            f"{summary['early_stopping_error_theory']:.5f} | {t_sim:.4g} | {e_sim:.5f} ± {se:.1e} | "
+            f"{arrays['eps_g_theory'][-1]:.5f} | {arrays['eps_g_sim'].mean(0)[-1]:.5f} |"
+        )
+        lines.append(row + (f" {summary['eps_g_stationary_theory']:.5f} |" if stationary else ""))
+    ax.plot([], [], color="k", ls="--", label="DMFT")
+    ax.set(xscale="log", yscale="log", xlabel="time t", ylabel="eps_g")
+    ax.set_title("solid: draws' mean (10–90 % band); dashed: DMFT", fontsize=9)
+    ax.legend(fontsize=8)
+    return figure, lines

@@ -206,16 +206,13 @@ def _jacobian(ode, state, args):
     return jax.jacfwd(field)(flat)
 
 
-_DENSE_LIMIT = 600  # independent entries up to which `escape_rate` diagonalises the dense Jacobian
-
-
-def escape_rate(ode: SoftCommitteeODE | EigenBlockODE, state, args) -> float:
+def escape_rate(ode: SoftCommitteeODE | EigenBlockODE, state, args, *, dense_limit: int = 600) -> float:
     """The largest real part of the Jacobian's eigenvalues at `state` (`Linearisation.escape_rate`)
-    without the dense eigendecomposition when the state is large: above 600 independent entries
-    (an eigen-block ODE with many blocks or units) ARPACK's Arnoldi iteration
+    without the dense eigendecomposition when the state is large: above `dense_limit` independent
+    entries (an eigen-block ODE with many blocks or units) ARPACK's Arnoldi iteration
     (`scipy.sparse.linalg.eigs`, largest real part) on Jacobian-vector products, O(n) memory."""
     flat, field = _flattened(ode, state, args)
-    if flat.size <= _DENSE_LIMIT:
+    if flat.size <= dense_limit:
         return linearise(ode, state, args).escape_rate
     import scipy.sparse.linalg as sparse
 
