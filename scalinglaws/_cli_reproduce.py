@@ -13,7 +13,7 @@ def _minutes(seconds: float) -> str:
 
 def _command_reproduce(args) -> int:
     from ._interrupt import InterruptGuard
-    from .cli import EXIT_BAD_INPUT, EXIT_DIVERGED, EXIT_OK, _enable_compilation_cache, _error, _use_cpu_devices
+    from .cli import EXIT_OK, _enable_compilation_cache, _error, _failure, _use_cpu_devices
     from .experiment import ConfigError, Diverged
     from .reproduce import FIGURES, MANIFEST, reproduce
     from .theory import TheoryError
@@ -42,16 +42,8 @@ def _command_reproduce(args) -> int:
     try:
         with InterruptGuard(interrupted):
             made = reproduce(ids, Path(args.out), quick=args.quick, started=started)
-    except ConfigError as error:
-        return _error(error)
-    except Diverged as error:
-        print(f"diverged: {error}", file=sys.stderr)
-        return EXIT_DIVERGED
-    except TheoryError as error:
-        print(f"error: theory: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as error:
-        return _error(f"--out: cannot write {args.out}: {error.strerror or error}")
+    except (ConfigError, Diverged, TheoryError, OSError) as error:
+        return _failure(error, Path(args.out), f"the figures finished before it are kept in {args.out}")
     for entry in made:
         cached = all(c for _, c in entry["runs"])
         print(

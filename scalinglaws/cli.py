@@ -49,6 +49,23 @@ def _error(error) -> int:
     return EXIT_BAD_INPUT
 
 
+def _failure(error: Exception, out: Path, outcome: str) -> int:
+    """One message and the exit code for what a computing command raised: bad input (`ConfigError`)
+    or a theory that cannot be solved exit 2, a diverged simulation 3, an output that cannot be
+    written 2 naming `--out`; `outcome` says what was left written."""
+    from .experiment import ConfigError, Diverged
+
+    if isinstance(error, ConfigError):
+        return _error(error)
+    if isinstance(error, Diverged):
+        print(f"diverged: {error}; {outcome}", file=sys.stderr)
+        return EXIT_DIVERGED
+    if isinstance(error, OSError):
+        return _error(f"--out: cannot write {out}: {error.strerror or error}; {outcome}")
+    print(f"error: theory: {error}; {outcome}", file=sys.stderr)  # TheoryError
+    return EXIT_BAD_INPUT
+
+
 def _on_interrupt(target):
     """What Ctrl-C or SIGTERM does (from the guard's watcher thread): discard the staged files of
     `target` (an `OutputDirectory`) and say whether anything was written."""
@@ -113,16 +130,8 @@ def _command_run(args) -> int:
     with InterruptGuard(_on_interrupt(target)):
         try:
             results = run(config, target, force=args.force, progress=progress, before_compute=before_compute)
-        except ConfigError as error:
-            return _error(error)
-        except Diverged as error:
-            print(f"diverged: {error}; nothing was written", file=sys.stderr)
-            return EXIT_DIVERGED
-        except TheoryError as error:
-            print(f"error: theory: {error}; nothing was written", file=sys.stderr)
-            return EXIT_BAD_INPUT
-        except OSError as error:
-            return _error(f"--out: cannot write {target.path}: {error.strerror or error}; nothing was written")
+        except (ConfigError, Diverged, TheoryError, OSError) as error:
+            return _failure(error, target.path, "nothing was written")
         finally:
             if bar is not None:
                 bar.close()

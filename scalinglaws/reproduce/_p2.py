@@ -27,7 +27,7 @@ class P2LearningCurves(AbstractFigure):
     def draw(self, runs: Runs, *, quick: bool) -> Drawn:
         overrides = ("data.input_dim=64", "student.hidden=[32, 64, 128, 256]", "training.seeds=2")
         results = runs("p2_learning_curves", "", *(overrides + ("training.alpha_max=500",) if quick else ()))
-        return _curves(results.arrays, "readout ODE")
+        return _curves(results.arrays)
 
 
 @register
@@ -69,12 +69,12 @@ def _input_dim(arrays: dict) -> int:
     return int(round(arrays["steps"][-1] / arrays["alpha"][-1]))
 
 
-def _curves(arrays: dict, theory: str) -> Drawn:
+def _curves(arrays: dict) -> Drawn:
     alpha = arrays["alpha"]
     figure, (ax,) = new_figure(1, 6.0, 4.5)
     n = _input_dim(arrays)
     lines = [
-        f"| gamma = K / N | largest deviation of sim from theory | final eps_g sim | final {theory} | stationary "
+        "| gamma = K / N | largest deviation of sim from theory | final eps_g sim | final readout ODE | stationary "
         "| eta → 0 asymptote |",
         "|---|---|---|---|---|---|",
     ]
@@ -87,7 +87,7 @@ def _curves(arrays: dict, theory: str) -> Drawn:
             f"| {k / n:g} | {100 * gap:.1f} % | {sim.mean(0)[-1]:.4f} | {model[-1]:.4f} | "
             f"{arrays['eps_g_stationary'][h].mean():.4f} | {arrays['eps_g_asymptote'][h].mean():.4f} |"
         )
-    ax.plot([], [], color="k", ls="--", lw=1, label=theory)
+    ax.plot([], [], color="k", ls="--", lw=1, label="readout ODE")
     ax.set(xscale="log", yscale="log", xlabel="alpha (steps / N)", ylabel="eps_g")
     ax.set_title("solid: simulation (seed mean, 10–90 % band); dashed: theory", fontsize=9)
     ax.legend(fontsize=8)
