@@ -6,10 +6,17 @@ import jax.tree_util as jtu
 import numpy as np
 
 
-def shard_leading_axis(tree):
+def shard_leading_axis(tree, *, batch_loop: bool = False):
     """Place every array of `tree` sharded along its leading (batch) axis over as many devices as
     divide that axis evenly (at most all of them); with one device, or a batch of one, `tree` is
     returned as it is. All arrays must share the leading axis.
+
+    `batch_loop`: the batch runs through one loop whose stopping test looks at every lane (a
+    vmapped adaptive ODE solve stops when its last lane does), so a sharded batch makes a
+    cross-device collective at every step. XLA's CPU runtime can deadlock on that (jax 0.10.2: the
+    eigen-block ODE with K = M = 4 and 64 blocks on two CPU devices hung with every thread idle),
+    and on a CPU the split gains nothing for such a loop (the same wall time at K = 2), so on CPU
+    devices such a batch stays on one device.
 
     On a CPU, JAX shows one device unless asked for more (`jax_num_cpu_devices`, which the
     `scalinglaws` command sets from the number of cores); each device then runs its share of the
@@ -20,6 +27,8 @@ def shard_leading_axis(tree):
         return tree
     size = leaves[0].shape[0]
     devices = jax.devices()
+    if batch_loop and devices[0].platform == "cpu":
+        return tree
     count = max(d for d in range(1, min(len(devices), size) + 1) if size % d == 0)
     if count < 2:
         return tree

@@ -141,7 +141,7 @@ class _AbstractOrderParameterTheory(AbstractTheory):
                 solver=solver,
             )
         )
-        solution, eps = solve(*shard_leading_axis(self._lanes(setup, state0)))
+        solution, eps = solve(*shard_leading_axis(self._lanes(setup, state0), batch_loop=True))
         check_step_limit(solution, "the theory")
         eps = np.asarray(eps)
         failed = np.asarray(solution.result != diffrax.RESULTS.successful)
