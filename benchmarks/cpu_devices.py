@@ -1,5 +1,7 @@
 """A whole `scalinglaws run` with the CPU shown as one device, against the same run with the CPU
-shown as D devices (`--cpu-devices`), which splits the seeds, and the theory's lanes, over D threads.
+shown as D devices (`--cpu-devices`), which splits the seeds over D threads (the theory's lanes stay
+on one CPU device: its adaptive loop would make a collective per step, on which XLA's CPU runtime
+deadlocked; `scalinglaws._sharding`).
 
 Each run is a fresh process with an empty compilation cache, so compilation is counted alike; the
 runs alternate between the device counts. Timings are those the run writes to `summary.json`:

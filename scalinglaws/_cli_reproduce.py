@@ -8,6 +8,8 @@ __all__ = ["add_reproduce"]
 
 
 def _minutes(seconds: float) -> str:
+    if seconds != seconds:  # NaN: a full version sized for a GPU, not timed
+        return "GPU"
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
@@ -30,6 +32,17 @@ def _command_reproduce(args) -> int:
     if args.all and args.figures:
         return _error("FIGURE: give figure ids or --all, not both")
     _use_cpu_devices(args.cpu_devices)  # as `run` does: seeds split over the cores
+    if args.all and not args.quick:
+        import jax
+
+        if jax.devices()[0].platform == "cpu":
+            sized = [i for i in ids if FIGURES[i].needs_gpu]
+            ids = [i for i in ids if i not in sized]
+            if sized and not args.quiet:
+                print(
+                    f"skipping {', '.join(sized)}: sized for a GPU machine (--quick makes the reduced version)",
+                    file=sys.stderr,
+                )
     _enable_compilation_cache()
 
     def started(figure_id: str) -> None:

@@ -97,3 +97,39 @@ def test_plateau_length_follows_the_linearisation(blocks):
         predicted = predicted_plateau_length(ode, args, rbar)
         np.testing.assert_allclose(escape - start, predicted, rtol=0.1)
         assert specialisation(rbar) < 1e-2
+
+
+def test_scaled_outputs_learn_as_summed_outputs_at_a_smaller_rate():
+    """Outputs scaled by 1/sqrt(M) (1/M) learn exactly as summed outputs at eta / M (eta / M^2), with
+    eps_g divided by M (M^2): the same drift, plateau and escape rate. So the plateau's growth with
+    M (the p1-plateau figure: about M^2 for 1/sqrt(M), M for summed outputs) depends on the
+    convention through the learning rate alone."""
+    from scalinglaws.theory import SCMState, escape_rate
+
+    k, eta, output, power = 3, 0.2, "sqrt", 1  # "mean" is the same at power 2
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((k, 2 * k)) / 2
+    q, r = a @ a.T / (2 * k), a @ rng.standard_normal((2 * k, k)) / (2 * k)
+    state = SCMState(jnp.asarray(q), jnp.asarray(r), jnp.ones(k))
+
+    def problem(out, rate):
+        ode = SoftCommitteeODE(sl.Erf(), k, k, student_output=out, teacher_output=out)
+        return ode, SCMArgs(jnp.asarray(rate), jnp.asarray(0.0), jnp.eye(k), jnp.ones(k), jnp.asarray(0.0))
+
+    scaled, scaled_args = problem(output, eta)
+    summed, summed_args = problem("sum", eta / k**power)
+    import jax
+
+    drifts = (scaled(0.0, state, scaled_args), summed(0.0, state, summed_args))
+    for x, y in zip(*(jax.tree_util.tree_leaves(d) for d in drifts)):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(
+        float(scaled.generalisation_error(state, scaled_args)),
+        float(summed.generalisation_error(state, summed_args)) / k**power,
+        rtol=1e-12,
+    )
+    fixed, fixed_summed = symmetric_fixed_point(scaled, scaled_args), symmetric_fixed_point(summed, summed_args)
+    np.testing.assert_allclose(fixed.q, fixed_summed.q, rtol=1e-9)
+    np.testing.assert_allclose(
+        escape_rate(scaled, fixed, scaled_args), escape_rate(summed, fixed_summed, summed_args), rtol=1e-8
+    )

@@ -17,7 +17,7 @@ from ._memory import (
     check_memory as check_memory,
     estimate_memory as estimate_memory,
 )
-from ._report import write_report as write_report
+from ._report import write_atomic as write_atomic, write_report as write_report
 from ._run import (
     Diverged as Diverged,
     Results as Results,

@@ -5,7 +5,7 @@ import tempfile
 from pathlib import Path
 
 
-__all__ = ["write_report"]
+__all__ = ["write_atomic", "write_report"]
 
 
 def write_report(path: str | Path, lines: list[str], figure=None, dpi: int = 110) -> str:
@@ -14,13 +14,15 @@ def write_report(path: str | Path, lines: list[str], figure=None, dpi: int = 110
     the report's text."""
     path = Path(path)
     text = "\n".join(lines) + "\n"
-    _atomic(path, lambda out: out.write(text.encode("utf-8")))
+    write_atomic(path, lambda out: out.write(text.encode("utf-8")))
     if figure is not None:
-        _atomic(path.with_suffix(".png"), lambda out: figure.savefig(out, format="png", dpi=dpi))
+        write_atomic(path.with_suffix(".png"), lambda out: figure.savefig(out, format="png", dpi=dpi))
     return text
 
 
-def _atomic(path: Path, write) -> None:
+def write_atomic(path: Path, write) -> None:
+    """Write `path` atomically: `write(binary file)` fills a temporary file in the same directory,
+    which is then renamed over `path` (removed if anything fails)."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:

@@ -12,13 +12,14 @@ writes every file atomically (a temporary file renamed over it).
 """
 
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..experiment import ConfigError, file_checksum
+import jax
+
+from ..experiment import ConfigError, file_checksum, write_atomic
+from ._common import tidy
 from ._figure import Runs
 from ._gallery import gallery_html, gallery_markdown
 from ._registry import FIGURES, figure
@@ -65,14 +66,7 @@ class _Directory:
     def write(self, name: str, write: Callable[[object], None]) -> None:
         """Write `name` atomically with `write(binary file)` and record its checksum."""
         self.path.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.path, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "wb") as out:
-                write(out)
-            os.replace(temporary, self.path / name)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomic(self.path / name, write)
         if name != MANIFEST:
             self.files[name] = file_checksum(self.path / name)
 
@@ -101,6 +95,14 @@ def reproduce(
     unknown = [i for i in ids if i not in FIGURES]
     if unknown:
         raise ConfigError("FIGURE", f"no figure {', '.join(unknown)}; the figures are {', '.join(FIGURES)}")
+    if not quick and jax.devices()[0].platform == "cpu":
+        sized = [i for i in ids if FIGURES[i].needs_gpu]
+        if sized:
+            raise ConfigError(
+                "FIGURE",
+                f"the full version of {', '.join(sized)} is sized for a GPU machine and this one has none; "
+                "--quick makes the reduced version on a CPU",
+            )
     directory = _Directory(Path(out))
     directory.check([name for i in ids for name in (f"{i}.png", f"{i}.md")] + list(_GALLERY))
     made = []
@@ -111,6 +113,7 @@ def reproduce(
         runs = Runs(directory.path / "runs", quick, progress)
         start = time.perf_counter()
         drawn = item.draw(runs, quick=quick)
+        tidy(drawn.figure)
         if quick:
             drawn.figure.suptitle(f"{item.id} (quick version: {item.quick_note})", fontsize=10)
         seconds = time.perf_counter() - start
