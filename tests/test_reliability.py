@@ -286,6 +286,20 @@ def test_a_run_too_big_for_memory_exits_2_before_computing(tiny, tmp_path, capsy
     assert not (tmp_path / "out").exists()
 
 
+def test_the_stiff_block_solve_is_counted_before_it_runs_out_of_memory():
+    """The eigen-block ODE's stiff solve holds L (K^2 + K M)^2 numbers per lane: at Fig. 6's scale
+    (K = M = 40, L = N = 512, one seed) one allocation of 430 GB ran out of memory before the
+    estimate knew of it. Now the estimate counts it (and the config takes the explicit solver)."""
+    from scalinglaws.cli import configs_dir
+
+    path = configs_dir() / "p1_fig6.toml"
+    stiff = estimate_memory(load_config(path, ["training.seeds=0", "theory.solver=stiff"])).total
+    explicit = estimate_memory(load_config(path, ["training.seeds=0"])).total
+    assert stiff > 430e9 and explicit < 10 * 2**30
+    with pytest.raises(ConfigError, match="are available"):
+        check_memory(load_config(path, ["training.seeds=0", "theory.solver=stiff"]), available=256 * 2**30)
+
+
 def test_memory_check_against_a_given_budget(tiny):
     config = load_config(tiny)
     estimate = check_memory(config, available=2**40)

@@ -17,12 +17,15 @@ runs by `benchmarks/memory_estimate.py` and `tests/test_reliability.py`):
 - the recorded observables, `H S P (K^2 + K M + K + L (K^2 + K M))` float64 numbers for `P`
   recording points (`H S P (K + 1)` for random features), held three times on the host (segments,
   concatenation, the results file);
-- the theory's solution, the same numbers again, and its solver's working state.
+- the theory's solution, the same numbers again, and its solver's working state (for the stiff
+  solve of the eigen-block ODE, `12 L (K^2 + K M)^2` numbers per lane: its per-block Jacobians).
 """
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .._full_batch import FullBatchLangevin
 from .._population import PopulationDescent, PopulationFlow
@@ -174,12 +177,27 @@ def estimate_memory(setup: Setup | Config) -> MemoryEstimate:
             working = 8 * (6 * k * k + 40 * k)  # eigendecomposition of C, Rodas4 stages
         else:
             state = max(block_sizes, 1) * (k * k + k * m) + k
-            working = 8 * 40 * state  # Rodas4 or Tsit5 stages, error estimates, structured Jacobian
+            working = 8 * 40 * state  # Rodas4 or Tsit5 stages, error estimates
+            if block_sizes and _stiff(setup):
+                # Rodas4's structured solve holds L blocks of (K^2 + K M)^2 (Jacobians, inverses, the
+                # coupling and its forward-mode intermediates): one allocation of 10.3 L d^2 doubles
+                # was measured at K = M = 40, L = 512.
+                working += 8 * 12 * block_sizes * (k * k + k * m) ** 2
         factors = {"training__seeds": lanes, size_key.replace(".", "__"): state}
         part("theory solution", 2 * lanes * points * (state + 1) * 8, training__points_per_decade=points, **factors)
         part("theory solver", lanes * working, **factors)
     total = _RUNTIME + int(_MARGIN * sum(part[2] for part in parts))
     return MemoryEstimate(total, tuple(parts))
+
+
+def _stiff(setup: Setup) -> bool:
+    """Whether the eigen-block theory takes the stiff solver (`EigenBlockTheory._solver`'s rule)."""
+    from ..theory._two_layer_theory import STIFF_EIGENVALUE_RATIO
+
+    if setup.theory.solver != "auto":
+        return setup.theory.solver == "stiff"
+    lam = np.atleast_2d(setup.variants.eigenvalues)
+    return bool(np.max(lam.max(-1) / lam.min(-1)) >= STIFF_EIGENVALUE_RATIO)
 
 
 def _limits() -> list[int]:
