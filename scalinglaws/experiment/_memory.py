@@ -172,22 +172,26 @@ def estimate_memory(setup: Setup | Config) -> MemoryEstimate:
         )
     if setup.theory.enabled:
         lanes = h * max(seeds, 1)
-        if random_features:
-            state = 2 * k
-            working = 8 * (6 * k * k + 40 * k)  # eigendecomposition of C, Rodas4 stages
-        else:
-            state = max(block_sizes, 1) * (k * k + k * m) + k
-            working = 8 * 40 * state  # Rodas4 or Tsit5 stages, error estimates
-            if block_sizes and _stiff(setup):
-                # Rodas4's structured solve holds L blocks of (K^2 + K M)^2 (Jacobians, inverses, the
-                # coupling and its forward-mode intermediates): one allocation of 10.3 L d^2 doubles
-                # was measured at K = M = 40, L = 512.
-                working += 8 * 12 * block_sizes * (k * k + k * m) ** 2
+        state, working = _theory_lane(setup, random_features, block_sizes, k, m)
         factors = {"training__seeds": lanes, size_key.replace(".", "__"): state}
         part("theory solution", 2 * lanes * points * (state + 1) * 8, training__points_per_decade=points, **factors)
         part("theory solver", lanes * working, **factors)
     total = _RUNTIME + int(_MARGIN * sum(part[2] for part in parts))
     return MemoryEstimate(total, tuple(parts))
+
+
+def _theory_lane(setup: Setup, random_features: bool, block_sizes: int, k: int, m: int) -> tuple[int, int]:
+    """The numbers in one lane's theory state, and its solver's working bytes."""
+    if random_features:
+        return 2 * k, 8 * (6 * k * k + 40 * k)  # eigendecomposition of C, Rodas4 stages
+    state = max(block_sizes, 1) * (k * k + k * m) + k
+    working = 8 * 40 * state  # Rodas4 or Tsit5 stages, error estimates
+    if block_sizes and _stiff(setup):
+        # Rodas4's structured solve holds L blocks of (K^2 + K M)^2 (Jacobians, inverses, the coupling
+        # and its forward-mode intermediates): one allocation of 10.3 L d^2 doubles was measured at
+        # K = M = 40, L = 512.
+        working += 8 * 12 * block_sizes * (k * k + k * m) ** 2
+    return state, working
 
 
 def _stiff(setup: Setup) -> bool:
