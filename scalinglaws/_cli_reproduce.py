@@ -17,7 +17,7 @@ def _command_reproduce(args) -> int:
     from ._interrupt import InterruptGuard
     from .cli import EXIT_OK, _enable_compilation_cache, _error, _failure, _use_cpu_devices
     from .experiment import ConfigError, Diverged
-    from .reproduce import FIGURES, MANIFEST, reproduce
+    from .reproduce import FIGURES, MANIFEST, reproduce, sized_for_a_gpu
     from .theory import TheoryError
 
     if args.list:
@@ -33,16 +33,13 @@ def _command_reproduce(args) -> int:
         return _error("FIGURE: give figure ids or --all, not both")
     _use_cpu_devices(args.cpu_devices)  # as `run` does: seeds split over the cores
     if args.all and not args.quick:
-        import jax
-
-        if jax.devices()[0].platform == "cpu":
-            sized = [i for i in ids if FIGURES[i].needs_gpu]
-            ids = [i for i in ids if i not in sized]
-            if sized and not args.quiet:
-                print(
-                    f"skipping {', '.join(sized)}: sized for a GPU machine (--quick makes the reduced version)",
-                    file=sys.stderr,
-                )
+        sized = sized_for_a_gpu(ids)
+        ids = [i for i in ids if i not in sized]
+        if sized and not args.quiet:
+            print(
+                f"skipping {', '.join(sized)}: sized for a GPU machine (--quick makes the reduced version)",
+                file=sys.stderr,
+            )
     _enable_compilation_cache()
 
     def started(figure_id: str) -> None:

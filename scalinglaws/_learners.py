@@ -13,10 +13,10 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from .simulate import Simulation, simulate
+from .simulate import Simulation, simulate, why_not_reduced
 
 
-__all__ = ["AbstractLearner", "OnlineSGD", "Recording"]
+__all__ = ["AbstractLearner", "OnlineSGD", "Recording", "reduced_is_cheaper", "reduced_why_not"]
 
 
 class Recording(eqx.Module):
@@ -65,24 +65,61 @@ def _directions(setup, sims: list[Simulation], order: np.ndarray) -> dict:
     return {"overlap_sim": overlap, "mass_sim": mass, "emergence_step_sim": emergence_steps(setup.grid.steps, overlap)}
 
 
+def reduced_why_not(setup) -> str | None:
+    """None if the exact reduced chain (`simulate(..., method="reduced")`) simulates `setup`, else why not."""
+    from ._setup import TwoLayerStudentSpec  # the setup module imports this one
+
+    student = setup.student
+    return why_not_reduced(
+        two_layer=isinstance(student, TwoLayerStudentSpec) and hasattr(setup.teacher, "hidden"),
+        reads_all=student.visible_blocks is None,
+        student_activation=student.activation,
+        teacher_activation=getattr(setup.teacher, "activation", None),
+        block_size=setup.input_dim // setup.blocks,
+        hidden=max(setup.variants.hidden),
+        teacher_hidden=getattr(setup.teacher, "hidden", 0),
+    )
+
+
+def reduced_is_cheaper(setup) -> bool:
+    """Whether the reduced chain costs less per step than the full simulation, by the cost model
+    `benchmarks/results/reduced.md` fits (d = K + M): about `2 L (d + 4 + d^3 / 20)` against
+    `N (1 + d / 8)` units of the same time (the chain's draws and small Cholesky factors on L
+    blocks, against N input coordinates and the matrix-vector products)."""
+    d = max(setup.variants.hidden) + setup.teacher.hidden
+    return 2 * setup.blocks * (d + 4 + d**3 / 20) < setup.input_dim * (1 + d / 8)
+
+
 class OnlineSGD(AbstractLearner):
     """Online SGD (`scalinglaws.simulate`): `chunk_size` inputs drawn at once per run (None:
-    automatic), a Monte Carlo test set of `test_size` inputs where eps_g has no closed form."""
+    automatic), a Monte Carlo test set of `test_size` inputs where eps_g has no closed form, and the
+    `method`: `"full"` (the networks on drawn inputs), `"reduced"` (the exact chain of the block
+    overlaps, `scalinglaws.simulate._reduced`) or `"auto"` (reduced where it applies and is cheaper)."""
 
     chunk_size: int | None = None
     test_size: int = 10_000
+    method: str = "full"
 
     def why_not(self, setup) -> str | None:
         from ._setup import AbstractStudentSpec  # the setup module imports this one
 
         if not isinstance(setup.student, AbstractStudentSpec):
             return f"online SGD trains networks, not a {type(setup.student).__name__}"
-        return None if setup.seeds >= 1 else "no seeds to train"
+        if setup.seeds < 1:
+            return "no seeds to train"
+        return reduced_why_not(setup) if self.method == "reduced" else None
+
+    def chosen_method(self, setup) -> str:
+        """`"full"` or `"reduced"`: the method, with `"auto"` resolved for `setup`."""
+        if self.method != "auto":
+            return self.method
+        return "reduced" if reduced_why_not(setup) is None and reduced_is_cheaper(setup) else "full"
 
     def run(self, setup, *, progress: Callable[[int, int], None] | None = None) -> list[Simulation]:
         """The engine's `Simulation` of every group of variants sharing their networks
         (`Variants.groups`), in group order."""
         variants = setup.variants
+        method = self.chosen_method(setup)
         out = []
         for group in variants.groups():
             make_teacher, make_student = setup.factories(variants.hidden[group[0]])
@@ -102,6 +139,7 @@ class OnlineSGD(AbstractLearner):
                     divergence_threshold=setup.divergence_threshold,
                     stop_on_divergence=setup.stop_on_divergence,
                     progress=progress,
+                    method=method,
                     key=jr.key(setup.seed),
                 )
             )
@@ -134,6 +172,7 @@ class OnlineSGD(AbstractLearner):
         run_seconds = sum(s.run_seconds for s in sims)
         seed_steps = setup.variants.size * setup.seeds * int(setup.grid.steps[-1])
         summary = {
+            "simulation_method": self.chosen_method(setup),
             "eps_g_method": sim.eps_g_method,
             "compile_seconds": round(sum(s.compile_seconds for s in sims), 3),
             "simulation_seconds": round(run_seconds, 3),

@@ -6,7 +6,7 @@ import jax.tree_util as jtu
 import numpy as np
 
 
-def shard_leading_axis(tree, *, batch_loop: bool = False):
+def shard_leading_axis(tree, *, batch_loop: bool = False, across_processes: bool = False):
     """Place every array of `tree` sharded along its leading (batch) axis over as many devices as
     divide that axis evenly (at most all of them); with one device, or a batch of one, `tree` is
     returned as it is. All arrays must share the leading axis.
@@ -18,6 +18,11 @@ def shard_leading_axis(tree, *, batch_loop: bool = False):
     and on a CPU the split gains nothing for such a loop (the same wall time at K = 2), so on CPU
     devices such a batch stays on one device.
 
+    `across_processes`: in a run of several processes (`jax.distributed`), split the batch over
+    every process's devices (the global mesh: each process computes its share, and `to_host`
+    gathers the results); the batch must then divide evenly over all of them. Otherwise a process
+    places the batch on its own devices only (each computes all of it).
+
     On a CPU, JAX shows one device unless asked for more (`jax_num_cpu_devices`, which the
     `scalinglaws` command sets from the number of cores); each device then runs its share of the
     batch on its own thread, and jit-compiled code on sharded inputs runs on all of them.
@@ -26,12 +31,39 @@ def shard_leading_axis(tree, *, batch_loop: bool = False):
     if not leaves:
         return tree
     size = leaves[0].shape[0]
-    devices = jax.devices()
+    spanning = across_processes and jax.process_count() > 1
+    devices = jax.devices() if spanning else jax.local_devices()
     if batch_loop and devices[0].platform == "cpu":
         return tree
+    if spanning:
+        if size % len(devices):
+            raise ValueError(
+                f"a batch of {size} does not split evenly over the {len(devices)} devices of the processes"
+            )
+        mesh = jax.sharding.Mesh(np.asarray(devices), ("batch",))
+        sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
+
+        def place(x):  # every process holds the whole batch and keeps its own shards
+            return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+        return jtu.tree_map(lambda x: place(x) if eqx.is_array(x) else x, tree)
     count = max(d for d in range(1, min(len(devices), size) + 1) if size % d == 0)
     if count < 2:
         return tree
     mesh = jax.sharding.Mesh(np.asarray(devices[:count]), ("batch",))
     sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("batch"))
     return jtu.tree_map(lambda x: jax.device_put(x, sharding) if eqx.is_array(x) else x, tree)
+
+
+def to_host(tree):
+    """Every array of `tree` as NumPy, gathered from all processes where it spans several
+    (`shard_leading_axis(..., across_processes=True)`: a collective every process must call)."""
+
+    def one(x):
+        if isinstance(x, jax.Array) and not x.is_fully_addressable:
+            from jax.experimental import multihost_utils
+
+            return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+        return np.asarray(x)
+
+    return jtu.tree_map(one, tree)

@@ -34,7 +34,7 @@ def _enable_compilation_cache() -> None:
     except OSError:
         return
     jax.config.update("jax_compilation_cache_dir", str(cache))
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
 
 def _use_cpu_devices(requested: int | None) -> None:
@@ -99,6 +99,7 @@ def _check_device_memory(estimate) -> None:
 
 
 def _command_run(args) -> int:
+    from ._cli_processes import start_processes
     from ._interrupt import InterruptGuard
     from .experiment import ConfigError, Diverged, OutputDirectory, default_directory, load_config, run
     from .theory import TheoryError
@@ -124,17 +125,26 @@ def _command_run(args) -> int:
         if note:
             print(note, file=sys.stderr)
         _check_device_memory(estimate)
-        _enable_compilation_cache()
+        processes.agree()
 
     _use_cpu_devices(args.cpu_devices)  # before the setup is built: that starts JAX's backend
+    _enable_compilation_cache()  # before anything compiles: JAX decides at its first compilation
+    processes = start_processes(args, config)
+    if isinstance(processes, int):
+        return processes
+    if processes.worker:
+        return processes.work(config)
     with InterruptGuard(_on_interrupt(target)):
         try:
             results = run(config, target, force=args.force, progress=progress, before_compute=before_compute)
         except (ConfigError, Diverged, TheoryError, OSError) as error:
-            return _failure(error, target.path, "nothing was written")
+            code = _failure(error, target.path, "nothing was written")
+            processes.tell(code)
+            return code
         finally:
             if bar is not None:
                 bar.close()
+    processes.tell(EXIT_OK)
     if results.cached:
         print(f"cached: {results.path} holds this config's verified results (use --force to recompute)")
         return EXIT_OK
@@ -284,6 +294,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ._cli_processes import add_process_flags
     from ._cli_reproduce import add_reproduce
     from .experiment import KEYS
 
@@ -306,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="D",
         help="on a CPU, split the seeds over D devices (threads); default: the usable cores, at most 8",
     )
+    add_process_flags(run)
     run.set_defaults(handler=_command_run)
     fit = commands.add_parser("fit", help="fit a functional form to a run's eps_g (writes DIR/fit.json)")
     fit.add_argument("dir", help="a run directory (with results.npz)")
@@ -349,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing was written", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of stdout left (`scalinglaws list | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -32,8 +32,10 @@ def test_run_writes_the_contract_files(tiny, tmp_path, capsys):
     assert arrays["Q_sim"].shape == (2, t, 2, 2) and arrays["R_sim"].shape == (2, t, 2, 2)
     assert arrays["T_sim"].shape == (2, 2, 2)
     summary = json.loads((out / "summary.json").read_text())
-    for key in ("config_hash", "versions", "device", "seeds", "wall_seconds", "compile_seconds"):
+    for key in ("config_hash", "versions", "device", "seeds", "wall_seconds", "compile_seconds", "processes"):
         assert key in summary
+    assert summary["simulation_method"] == "reduced"  # auto: the chain applies, and is cheaper at N = 32
+    assert {"cache_hits", "cache_misses", "trace_seconds", "backend_seconds"} <= set(summary["compilation"])
     assert "wrote" in capsys.readouterr().out
     # An identical rerun is served from the cache; --force recomputes.
     stamp = (out / "results.npz").stat().st_mtime_ns

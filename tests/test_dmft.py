@@ -236,6 +236,8 @@ def test_a_kernel_regression_run_writes_the_results_contract(tmp_path):
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["early_stopping_interior_theory"] and 0.5 < summary["early_stopping_time_theory"] < 10
     assert summary["eps_g_stationary_theory"] > 0 and (tmp_path / "out" / "figure.png").stat().st_size > 0
+    # Every run kind reports its compilation (from jax.monitoring), not only online SGD.
+    assert summary["compile_seconds"] >= 0 and {"cache_hits", "backend_seconds"} <= set(summary["compilation"])
     # The sampled Euler–Maruyama check runs through the same command.
     em = ["training.method=euler_maruyama", "training.time_step=0.005", "training.time_max=1", "training.time_min=0.01"]
     assert _command(config, tmp_path / "em", *em) == 0

@@ -9,7 +9,7 @@ import numpy as np
 from .._activations import activation_from_name
 from .._data import GaussianData, isotropic, power_law
 from .._full_batch import FullBatchLangevin
-from .._learners import OnlineSGD
+from .._learners import OnlineSGD, reduced_why_not
 from .._population import PopulationDescent, PopulationFlow
 from .._setup import (
     FitSpec,
@@ -25,7 +25,7 @@ from .._setup import (
     Variants,
 )
 from ..simulate import log_time_grid
-from ._config import Config
+from ._config import Config, ConfigError
 
 
 __all__ = ["build_setup", "build_spectra"]
@@ -179,7 +179,8 @@ def _network_learner(training: dict):
         return PopulationDescent()
     if training["algorithm"] == "gradient_flow":
         return PopulationFlow()
-    return OnlineSGD(chunk_size=training["chunk_size"], test_size=training["test_size"])
+    method = training["method"] if training["method"] in ("full", "reduced") else "auto"
+    return OnlineSGD(chunk_size=training["chunk_size"], test_size=training["test_size"], method=method)
 
 
 def build_setup(config: Config) -> Setup:
@@ -189,7 +190,7 @@ def build_setup(config: Config) -> Setup:
     data, teacher, training = config["data"], config["teacher"], config["training"]
     n = data["input_dim"]
     steps = log_time_grid(n, training["alpha_max"], training["points_per_decade"], training["alpha_min"])
-    return Setup(
+    setup = Setup(
         teacher=TeacherSpec(
             teacher["hidden"],
             activation_from_name(teacher["activation"]),
@@ -205,3 +206,6 @@ def build_setup(config: Config) -> Setup:
         grid=_time_grid(training) if training["algorithm"] == "gradient_flow" else TimeGrid(steps / n, steps),
         **_shared(config),
     )
+    if training["method"] == "reduced" and (why := reduced_why_not(setup)) is not None:
+        raise ConfigError("training.method", f"the reduced simulation does not apply: {why}")
+    return setup

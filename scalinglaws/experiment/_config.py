@@ -139,6 +139,12 @@ def _full_batch_checks(config: dict) -> None:
         raise ConfigError(
             "training.algorithm", f"student.kind = {student['kind']!r} is trained by {' or '.join(allowed)}"
         )
+    methods = {"online_sgd": ("full", "reduced")}.get(algorithm, ("exact", "euler_maruyama") if kernel else ())
+    if training["method"] not in ("auto", *methods):
+        raise ConfigError(
+            "training.method",
+            f"training.algorithm = {algorithm!r} takes {' or '.join(('auto', *methods))}, not {training['method']!r}",
+        )
     if student["kind"] == "homogeneous":
         _homogeneous_checks(config)
     if algorithm == "gradient_flow" and training["temperature"] > 0:

@@ -189,9 +189,12 @@ KEYS: dict[str, dict[str, Key]] = {
         "method": Key(
             "choice",
             "auto",
-            "full-batch simulation: exact (each draw averaged exactly over teacher, label and thermal "
-            "noise) or euler_maruyama (everything sampled, step training.time_step); auto: exact",
-            choices=("auto", "exact", "euler_maruyama"),
+            "online SGD: full (the networks on drawn inputs) or reduced (the exact chain of the block "
+            "overlaps, whose cost does not grow with N; needs two-layer networks with one closed-form "
+            "activation and N / L >= K + M); auto: reduced where it applies and is cheaper. Full-batch "
+            "training: exact (each draw averaged exactly over teacher, label and thermal noise) or "
+            "euler_maruyama (everything sampled, step training.time_step); auto: exact",
+            choices=("auto", "full", "reduced", "exact", "euler_maruyama"),
         ),
         "time_step": Key(
             "float",

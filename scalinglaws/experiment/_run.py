@@ -16,6 +16,7 @@ from .._observables import divergence_lines
 from .._setup import Setup
 from ..theory import THEORIES, TheoryError, Trajectory, theory_for
 from ._build import build_setup
+from ._compile_stats import compile_stats
 from ._config import Config, ConfigError
 
 
@@ -118,6 +119,14 @@ def run_experiment(
     theory diverged and `training.on_divergence = "error"`, and `TheoryError` (with advice) when
     the theory of a theory-alone run cannot be solved.
     """
+    with compile_stats() as compiling:
+        results = _run_experiment(config, progress, theories)
+    results.summary["compile_seconds"] = compiling.pop("compile_seconds")
+    results.summary["compilation"] = compiling
+    return results
+
+
+def _run_experiment(config: Config | Setup, progress, theories) -> Results:
     setup = build_setup(config) if isinstance(config, Config) else config
     theory, description = (
         theory_for(setup, theories) if setup.theory.enabled else (None, "disabled (theory.enabled = false)")
@@ -131,6 +140,7 @@ def run_experiment(
         "name": setup.name,
         "versions": _versions(),
         "device": _device(),
+        "processes": jax.process_count(),
         "seeds": setup.seeds,
         "learning_rates": variants.learning_rates.tolist(),
         "variants": list(variants.labels),

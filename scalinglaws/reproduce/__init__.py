@@ -2,6 +2,6 @@
 objects, each built on `experiment.run` and its cache, and a gallery of what was reproduced."""
 
 from . import _p1, _p1_fig6, _p1_plateau, _p2, _p3, _p4, _p5  # noqa: F401  (each module registers its figures)
-from ._api import MANIFEST as MANIFEST, reproduce as reproduce
+from ._api import MANIFEST as MANIFEST, reproduce as reproduce, sized_for_a_gpu as sized_for_a_gpu
 from ._figure import AbstractFigure as AbstractFigure, Drawn as Drawn, Runs as Runs
 from ._registry import FIGURES as FIGURES, figure as figure, register as register

@@ -76,6 +76,14 @@ class _Directory:
         self.write(MANIFEST, lambda out: out.write(text))
 
 
+def sized_for_a_gpu(ids: Sequence[str]) -> list[str]:
+    """The figures among `ids` whose full version is sized for a GPU machine, when this machine
+    has none (a CPU refuses their full version, and `--all` skips it)."""
+    if jax.devices()[0].platform != "cpu":
+        return []
+    return [i for i in ids if FIGURES[i].needs_gpu]
+
+
 def reproduce(
     ids: Sequence[str],
     out: str | Path,
@@ -95,8 +103,8 @@ def reproduce(
     unknown = [i for i in ids if i not in FIGURES]
     if unknown:
         raise ConfigError("FIGURE", f"no figure {', '.join(unknown)}; the figures are {', '.join(FIGURES)}")
-    if not quick and jax.devices()[0].platform == "cpu":
-        sized = [i for i in ids if FIGURES[i].needs_gpu]
+    if not quick:
+        sized = sized_for_a_gpu(ids)
         if sized:
             raise ConfigError(
                 "FIGURE",

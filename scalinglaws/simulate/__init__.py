@@ -7,4 +7,5 @@ from ._engine import (
     simulate as simulate,
 )
 from ._grid import log_time_grid as log_time_grid
+from ._reduced_prepare import why_not_reduced as why_not_reduced
 from ._sgd import LearningRates as LearningRates, readout_step as readout_step, sgd_step as sgd_step

@@ -15,7 +15,6 @@ the speed on CPU, so an H-point sweep runs several times faster than H runs.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import equinox as eqx
 import jax
@@ -29,9 +28,11 @@ from .._data import GaussianData
 from .._jax_config import require_float64
 from .._models import AbstractStudent, LearningRates, TwoLayerNetwork
 from .._sharding import shard_leading_axis
+from ._batch import Batch, recording_partition, teacher_overlaps
 from ._grid import log_time_grid
-from ._kernel import Context, KernelSpec, State, Variants, first
+from ._kernel import Context, KernelSpec, State, Variants, first, segment
 from ._loop import host_loop, records_of
+from ._reduced_prepare import prepare_reduced
 from ._schedule import auto_chunk_size, pieces
 
 
@@ -129,18 +130,6 @@ def _feature_statistics(students: AbstractStudent, teachers: TwoLayerNetwork, in
     return jax.jit(jax.vmap(one))(students, teachers)
 
 
-def _recording_partition(datas: list[GaussianData]) -> GaussianData:
-    """The finest block partition among the spectra (each must refine into it), for recording."""
-    finest = max(d.distinct for d in datas)
-    for d in datas:
-        if finest % d.distinct:
-            raise ValueError(
-                f"the spectra's numbers of distinct eigenvalues must each divide the largest ({finest}), "
-                f"got {[d.distinct for d in datas]}"
-            )
-    return GaussianData(np.ones(finest), datas[0].input_dim)
-
-
 def _variant_axis(data, learning_rates, second_layer_rates) -> tuple[list[GaussianData], np.ndarray, np.ndarray]:
     """Each variant's spectrum, `eta` and `eta_v` (H of each), broadcast from the arguments."""
     datas = [data] if isinstance(data, GaussianData) else list(data)
@@ -190,16 +179,6 @@ def _kernel_variants(lrs, lrs_v, input_scale, field_eigenvalues, t_field, y_test
     return Variants(rates, per_seed(input_scale), per_seed(field_eigenvalues), t_field, y_test, features)
 
 
-def _teacher_overlaps(teachers, partition: GaussianData, field_eigenvalues):
-    """Every seed's `T = B B^T / N` (S, M, M), block overlaps (S, L, M, M) and field covariance
-    under every variant's spectrum (S, H, M, M), float64."""
-    b64_all = teachers.first.astype(jnp.float64)
-    t_plain = jnp.einsum("smn,skn->smk", b64_all, b64_all) / partition.input_dim
-    t_blocks = jax.vmap(lambda b: partition.block_overlaps(b, b))(b64_all)  # (S, L, M, M)
-    t_field = jnp.einsum("hl,slmk->shmk", jnp.asarray(field_eigenvalues), t_blocks)  # (S, H, M, M)
-    return t_plain, t_blocks, t_field
-
-
 def _per_variant(students, variants: int):
     """Every seed's student repeated for its H variants: leading axes (S, H)."""
 
@@ -231,6 +210,7 @@ def simulate(
     divergence_threshold: float = 1e6,
     stop_on_divergence: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    method: str = "full",
     key: PRNGKeyArray,
 ) -> Simulation:
     """Train `seeds` students on fresh samples of their teachers by online SGD, for each variant.
@@ -260,6 +240,9 @@ def simulate(
     - `stop_on_divergence`: stop at the first segment in which any run diverged (the records from
       there on are NaN); by default the runs go on until every one has diverged.
     - `progress`: called as `progress(steps_done, steps_total)` after each segment.
+    - `method`: `"full"` trains the networks on drawn inputs; `"reduced"` runs the exact chain of
+      the block overlaps from the same networks (`scalinglaws.simulate._reduced`: the same law,
+      other draws, a cost per step that does not grow with N; `why_not_reduced` says where it applies).
     - `key`: the PRNG key; seed `s` uses `fold_in(key, seed_offset + s)`.
 
     **Returns:** a `Simulation`.
@@ -276,45 +259,25 @@ def simulate(
         grid = log_time_grid(datas[0].input_dim, alpha_max, points_per_decade, alpha_min)
     grid = np.asarray(grid)
     networks = initial_networks(make_teacher, make_student, seeds, seed_offset, key=key)
-    batch = _prepare(datas, lrs, lrs_v, networks, chunk_size, test_size, noise_std, train_second_layer, key)
+    if method not in ("full", "reduced"):
+        raise ValueError(f"method must be 'full' or 'reduced', got {method!r}")
+    prepare = _prepare if method == "full" else prepare_reduced
+    batch = prepare(datas, lrs, lrs_v, networks, chunk_size, test_size, noise_std, train_second_layer, key)
     lengths, records = pieces(grid)
     observations, diverged_at, compile_seconds, run_seconds = host_loop(
-        batch.state,
-        batch.context,
-        batch.partition,
-        batch.z_test,
-        batch.spec,
-        lengths,
-        divergence_threshold,
-        stop_on_divergence,
-        progress,
+        batch, lengths, divergence_threshold, stop_on_divergence, progress
     )
     obs = records_of(observations, lengths, records, diverged_at, batch.spec.input_dim)
     return _simulation(batch, obs, grid, lrs, lrs_v, diverged_at, compile_seconds, run_seconds)
 
 
-@dataclass(frozen=True)
-class _Batch:
-    """A prepared run: the kernel's state, context and spec, and what the result reports."""
-
-    state: State
-    context: Context
-    spec: KernelSpec
-    partition: GaussianData
-    z_test: jax.Array
-    field_eigenvalues: np.ndarray
-    teacher_overlaps: tuple
-    features: tuple | None  # the feature statistics, when the closed-form eps_g needs them
-    records_second: bool
-
-
-def _prepare(datas, lrs, lrs_v, networks, chunk_size, test_size, noise_std, train_second_layer, key) -> _Batch:
+def _prepare(datas, lrs, lrs_v, networks, chunk_size, test_size, noise_std, train_second_layer, key) -> Batch:
     """The batch of runs of `networks` (teachers, students, data keys; leading axis S) over the
     variants' spectra and learning rates, placed on the devices."""
     teachers, students, data_keys = networks
     n_variants, n = lrs.size, datas[0].input_dim
     seeds = teachers.first.shape[0]
-    partition = _recording_partition(datas)
+    partition = recording_partition(datas)
     field_eigenvalues = np.stack([d.refined_eigenvalues(partition.distinct) for d in datas])  # (H, L)
     input_scale = jnp.asarray(np.sqrt(np.stack([np.asarray(d.diagonal()) for d in datas])))  # (H, N)
     shared_inputs = bool(np.all(field_eigenvalues == field_eigenvalues[:1]))
@@ -325,7 +288,7 @@ def _prepare(datas, lrs, lrs_v, networks, chunk_size, test_size, noise_std, trai
     closed_form = one_student.activation == one_teacher.activation and "i2" in one_student.activation.closed_forms
     overlaps = one_student.first_layer_trained  # else frozen features: no overlaps to record
     blocks = overlaps and not all(d.identity for d in datas)
-    t_plain, t_blocks, t_field = _teacher_overlaps(teachers, partition, field_eigenvalues)
+    t_plain, t_blocks, t_field = teacher_overlaps(teachers, partition, field_eigenvalues)
     z_test, y_test = _test_set(teachers, input_scale, seeds, n_variants, closed_form, test_size, dtype, key)
     needs_features = closed_form and not overlaps  # a frozen-feature model's closed-form eps_g
     features = _features(students, teachers, input_scale, needs_features)
@@ -335,24 +298,27 @@ def _prepare(datas, lrs, lrs_v, networks, chunk_size, test_size, noise_std, trai
     variants = _kernel_variants(lrs, lrs_v, input_scale, field_eigenvalues, t_field, y_test, features)
     state = State(_per_variant(students, n_variants), jnp.zeros(seeds, jnp.int32))
     context = Context(teachers, data_keys, jnp.full(seeds, float(noise_std), jnp.float64), variants)
-    state, context = shard_leading_axis((state, context))
+    state, context = shard_leading_axis((state, context), across_processes=True)
     unit_scale = all(d.identity for d in datas)
     noisy = float(noise_std) > 0
     spec = KernelSpec(chunk_size, noisy, train_second_layer, blocks, closed_form, shared_inputs, n, unit_scale)
-    return _Batch(
+    return Batch(
         state,
         context,
         spec,
+        segment,
         partition,
         z_test,
         field_eigenvalues,
         (t_plain, t_blocks, t_field),
         features if needs_features else None,
         train_second_layer or not overlaps,
+        np.asarray(teachers.second, np.float64),
+        closed_form,
     )
 
 
-def _simulation(batch: _Batch, obs, grid, lrs, lrs_v, diverged_at, compile_seconds, run_seconds) -> Simulation:
+def _simulation(batch: Batch, obs, grid, lrs, lrs_v, diverged_at, compile_seconds, run_seconds) -> Simulation:
     """The `Simulation` of a batch's records (over H * S runs)."""
     n_variants, n = lrs.size, batch.spec.input_dim
     t_plain, t_blocks, t_field = batch.teacher_overlaps
@@ -374,12 +340,12 @@ def _simulation(batch: _Batch, obs, grid, lrs, lrs_v, diverged_at, compile_secon
         t=np.asarray(t_plain),
         t_field=np.moveaxis(np.asarray(t_field), 1, 0),
         second_layer=shaped(obs.second) if batch.records_second else None,
-        teacher_second_layer=np.asarray(batch.context.teacher.second, np.float64),
+        teacher_second_layer=batch.teacher_second_layer,
         q_blocks=shaped(obs.q_blocks) if blocks else None,
         r_blocks=shaped(obs.r_blocks) if blocks else None,
         t_blocks=np.asarray(t_blocks) if blocks else None,
         diverged_alpha=diverged_at.reshape(n_variants, seeds),
-        eps_g_method="closed_form" if batch.spec.closed_form else "monte_carlo",
+        eps_g_method="closed_form" if batch.closed_form else "monte_carlo",
         feature_statistics=None if features is None else tuple(np.moveaxis(np.asarray(x), 1, 0) for x in features),
         compile_seconds=compile_seconds,
         run_seconds=run_seconds,

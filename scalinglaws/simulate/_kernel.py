@@ -9,6 +9,7 @@ spectra are traced inputs, so a sweep with new values does not recompile.
 """
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import equinox as eqx
@@ -23,7 +24,7 @@ from .._models import AbstractStudent, LearningRates, TwoLayerNetwork
 from .._observables import Observation, Probe
 
 
-__all__ = ["Context", "KernelSpec", "State", "Variants", "first", "segment"]
+__all__ = ["Context", "KernelSpec", "State", "Variants", "advance", "first", "segment"]
 
 
 class State(eqx.Module):
@@ -121,11 +122,13 @@ def _chunk(spec: KernelSpec, ctx: Context, st: State, active=None) -> State:
     return State(students, st.counter + 1)
 
 
-def _advance(spec: KernelSpec, ctx: Context, st: State, count) -> State:
-    whole = count // spec.chunk_size
-    st = jax.lax.fori_loop(0, whole, lambda _, s: _chunk(spec, ctx, s), st)
-    rest = count - whole * spec.chunk_size
-    return jax.lax.cond(rest > 0, lambda s: _chunk(spec, ctx, s, rest), lambda s: s, st)
+def advance(chunk: Callable, chunk_size: int, st, count):
+    """`count` steps of `st`: whole chunks (`chunk(st)`), then at most one partial chunk whose
+    surplus steps are masked out (`chunk(st, active)`)."""
+    whole = count // chunk_size
+    st = jax.lax.fori_loop(0, whole, lambda _, s: chunk(s), st)
+    rest = count - whole * chunk_size
+    return jax.lax.cond(rest > 0, lambda s: chunk(s, rest), lambda s: s, st)
 
 
 def _observe(spec: KernelSpec, partition: GaussianData, z_test, ctx: Context, students) -> Observation:
@@ -156,7 +159,7 @@ def segment(state: State, ctx: Context, partition: GaussianData, z_test, counts,
 
     def one_seed(st: State, c: Context):
         def piece(s, count):
-            s = _advance(spec, c, s, count)
+            s = advance(functools.partial(_chunk, spec, c), spec.chunk_size, s, count)
             return s, _observe(spec, partition, z_test, c, s.student)
 
         return jax.lax.scan(piece, st, counts)

@@ -12,32 +12,42 @@ import jax.tree_util as jtu
 import numpy as np
 
 from .._observables import diverged
-from ._kernel import KernelSpec, segment
+from .._sharding import to_host
+from ._batch import Batch
 from ._schedule import PIECES_PER_CALL
 
 
 __all__ = ["host_loop", "records_of"]
 
 
-def host_loop(state, context, partition, z_test, spec: KernelSpec, lengths, threshold, stop_on_divergence, progress):
-    """Run the segments; `(observations per call, diverged_alpha over (H * S), compile and run
-    seconds)`. Stops early once every run (with `stop_on_divergence`: any run) has diverged."""
+def host_loop(batch: Batch, lengths, threshold, stop_on_divergence, progress):
+    """Run the segments of the batch's kernel (`segment`, or the reduced chain's
+    `reduced_segment`); returns `(observations per call, diverged_alpha over (H * S), compile and
+    run seconds)`. Stops early once every run (with `stop_on_divergence`: any run) has diverged."""
+    state, context, partition, z_test, spec, kernel = (
+        batch.state,
+        batch.context,
+        batch.partition,
+        batch.z_test,
+        batch.spec,
+        batch.kernel,
+    )
     n = spec.input_dim
     calls = lengths.reshape(-1, PIECES_PER_CALL)
     # Compile (or fetch from JAX's cache: a new learning rate does not recompile) with an empty
     # segment, which leaves the state as it is.
     start = time.perf_counter()
-    state, _ = segment(state, context, partition, z_test, jnp.zeros(PIECES_PER_CALL, jnp.int32), spec=spec)
+    state, _ = kernel(state, context, partition, z_test, jnp.zeros(PIECES_PER_CALL, jnp.int32), spec=spec)
     jax.block_until_ready(state)
     compile_seconds = time.perf_counter() - start
     total, done = int(lengths.sum()), 0
     observations, diverged_at = [], None
     start = time.perf_counter()
     for index, counts in enumerate(calls):
-        state, obs = segment(state, context, partition, z_test, jnp.asarray(counts), spec=spec)
+        state, obs = kernel(state, context, partition, z_test, jnp.asarray(counts), spec=spec)
         # (S, pieces, H, ...) -> (H * S, pieces, ...)
         batch = obs.eps_g.shape[0] * obs.eps_g.shape[2]
-        obs = jtu.tree_map(lambda x: np.moveaxis(np.asarray(x), 2, 0).reshape(batch, *x.shape[1:2], *x.shape[3:]), obs)
+        obs = jtu.tree_map(lambda x: np.moveaxis(x, 2, 0).reshape(batch, *x.shape[1:2], *x.shape[3:]), to_host(obs))
         if diverged_at is None:
             diverged_at = np.full(batch, np.nan)
         ends = done + np.cumsum(counts)
