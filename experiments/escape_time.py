@@ -17,8 +17,8 @@ so the escape time grows as ln(N) / (2 mu) plus a constant: the ODE's ln N predi
 - the fitted slope of the mean escape time against ln N, against 1/(2 mu).
 
 Usage: `python experiments/escape_time.py [--quick]`; writes `experiments/results/escape_time.md`
-and `.png`. On 2 CPU cores N up to 10^5 (`--max-n 1e5`) takes about 15 minutes and N = 10^6 (8 seeds of
-6 x 10^8 steps each) about an hour more; `--quick` (N up to 10^4) 2 minutes.
+and `.png`. On 2 CPU cores N up to 10^5 (`--max-n 1e5`) takes about 8 minutes and N = 10^6 (8 seeds of
+6 x 10^8 steps each) 23 minutes more; `--quick` (N up to 10^4) 2 minutes.
 """
 
 import argparse

@@ -568,6 +568,15 @@ def test_run_directories_follow_the_umask(tiny, tmp_path, umask, file_mode, dir_
     assert stat.S_IMODE(out.parent.stat().st_mode) == dir_mode
     for name in ("results.npz", "summary.json", "config.toml", "figure.png", "fit.json"):
         assert stat.S_IMODE((out / name).stat().st_mode) == file_mode, name
+    # Reports (and the gallery and analyses that reproduce writes) are written atomically too.
+    from scalinglaws.experiment import write_report
+
+    old = os.umask(umask)
+    try:
+        write_report(tmp_path / "report.md", ["# a report"])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "report.md").stat().st_mode) == file_mode
 
 
 def test_the_documented_bounds_are_the_validated_ones():

@@ -1,7 +1,7 @@
 """Reports of experiments and benchmarks: a Markdown file and, optionally, its figure."""
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 
@@ -23,7 +23,9 @@ def write_report(path: str | Path, lines: list[str], figure=None, dpi: int = 110
 def write_atomic(path: Path, write) -> None:
     """Write `path` atomically: `write(binary file)` fills a temporary file in the same directory,
     which is then renamed over `path` (removed if anything fails)."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # Created as `open` creates files (mode 0o666 less the umask), not 0o600 as `mkstemp` would.
+    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "wb") as out:
             write(out)
