@@ -66,18 +66,19 @@ def _directions(setup, sims: list[Simulation], order: np.ndarray) -> dict:
 
 
 def reduced_why_not(setup) -> str | None:
-    """None if the exact reduced chain (`simulate(..., method="reduced")`) simulates `setup`, else why not."""
+    """None if the exact reduced chain (`simulate(..., method="reduced")`) simulates `setup` (a setup of
+    networks, as online SGD trains), else why not."""
     from ._setup import TwoLayerStudentSpec  # the setup module imports this one
 
-    student = setup.student
+    student, teacher = setup.student, setup.teacher  # a network setup: its teacher is a `TeacherSpec`
     return why_not_reduced(
-        two_layer=isinstance(student, TwoLayerStudentSpec) and hasattr(setup.teacher, "hidden"),
+        two_layer=isinstance(student, TwoLayerStudentSpec),
         reads_all=student.visible_blocks is None,
         student_activation=student.activation,
-        teacher_activation=getattr(setup.teacher, "activation", None),
+        teacher_activation=teacher.activation,
         block_size=setup.input_dim // setup.blocks,
         hidden=max(setup.variants.hidden),
-        teacher_hidden=getattr(setup.teacher, "hidden", 0),
+        teacher_hidden=teacher.hidden,
     )
 
 

@@ -59,11 +59,9 @@ def to_host(tree):
     """Every array of `tree` as NumPy, gathered from all processes where it spans several
     (`shard_leading_axis(..., across_processes=True)`: a collective every process must call)."""
 
-    def one(x):
-        if isinstance(x, jax.Array) and not x.is_fully_addressable:
-            from jax.experimental import multihost_utils
+    leaves = jtu.tree_leaves(tree)
+    if any(isinstance(x, jax.Array) and not x.is_fully_addressable for x in leaves):
+        from jax.experimental import multihost_utils
 
-            return np.asarray(multihost_utils.process_allgather(x, tiled=True))
-        return np.asarray(x)
-
-    return jtu.tree_map(one, tree)
+        tree = multihost_utils.process_allgather(tree, tiled=True)  # one gather for the whole tree
+    return jtu.tree_map(np.asarray, tree)

@@ -4,6 +4,7 @@ exactly, its runs have the full engine's law, its mean follows the ODE ever clos
 import functools
 import tomllib
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -47,7 +48,7 @@ def test_one_step_of_the_chain_is_the_networks_step_exactly():
     chi = jnp.sum(z_full.reshape(blocks, -1) ** 2, axis=1) - jnp.sum(z_hat**2, axis=1)
     assert np.all(np.asarray(chi) > 0)
 
-    networks = jax.tree_util.tree_map(lambda a: a[None] if eqx_array(a) else a, (teacher, student))
+    networks = jax.tree_util.tree_map(lambda a: a[None] if eqx.is_array(a) else a, (teacher, student))
     q0, r0 = gram[None, :, m:, m:], gram[None, :, m:, :m]
     state, ctx = _reduced_prepare.reduced_batch(
         (*networks, jr.key(0)[None]), q0, r0, gram[None, :, :m, :m], rates, data.eigenvalues[None], noise
@@ -63,10 +64,6 @@ def test_one_step_of_the_chain_is_the_networks_step_exactly():
         _reduced._batch_first(chain.r)[0, 0], partition.block_overlaps(w, b), rtol=1e-11, atol=1e-15
     )
     np.testing.assert_allclose(_reduced._batch_first(chain.second)[0, 0], stepped.second, rtol=1e-12)
-
-
-def eqx_array(a):
-    return isinstance(a, jax.Array)
 
 
 def _both(data, k, m, seeds, **kwargs):
