@@ -40,6 +40,7 @@ from ._random_feature_model import (
     RandomFeatureModel as RandomFeatureModel,
     random_feature_model as random_feature_model,
 )
+from ._results import ResultArrays as ResultArrays
 from ._setup import (
     AbstractModelSpec as AbstractModelSpec,
     AbstractStudentSpec as AbstractStudentSpec,

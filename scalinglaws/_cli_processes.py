@@ -72,8 +72,8 @@ class Processes:
         from .theory import TheoryError
 
         try:
-            setup = build_setup(config)
-            check_memory(setup)
+            for _, cell in config.cells():  # every cell of a grid
+                check_memory(build_setup(cell))
         except ConfigError as error:
             self._gather(EXIT_BAD_INPUT)
             return _error(error)
@@ -84,7 +84,7 @@ class Processes:
         if any(status != _COMPUTE for status in statuses):
             return _error("--num-processes: another process cannot take part (see its message)")
         try:
-            run_experiment(setup)
+            run_experiment(config)
         except (ConfigError, Diverged, TheoryError) as error:
             return _failure(error, None, "process 0 writes nothing")
         return EXIT_OK

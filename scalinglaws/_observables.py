@@ -31,6 +31,7 @@ __all__ = [
     "Observation",
     "Probe",
     "block_overlaps",
+    "clip_round_off",
     "divergence_lines",
     "diverged",
     "feature_statistics",
@@ -182,3 +183,25 @@ def divergence_lines(
         f"{what}{labels[h]}, seed {s}: diverged at {time}={alpha[h, s]:.4g}"
         for h, s in zip(*np.nonzero(np.isfinite(alpha)))
     ]
+
+
+def clip_round_off(arrays: dict) -> tuple[dict, dict]:
+    """Clip every generalisation error below zero to zero (`eps_g*` arrays; NaN stays NaN).
+
+    The closed form `eps_g = 1/2 sum ... I2(...)` is a difference of O(1) terms: once the student
+    has learned its teacher, float64 round-off leaves it at about `+-1e-15`, and a stored negative
+    error breaks every log-space fit. **Returns** the arrays (clipped copies where needed) and, per
+    clipped array, `{"count": records clipped, "most_negative": the lowest value}` for the summary.
+    """
+    out, clipped = dict(arrays), {}
+    for name, value in arrays.items():
+        if not name.startswith("eps_g"):
+            continue
+        value = np.asarray(value)
+        if value.dtype.kind != "f":
+            continue
+        negative = value < 0  # NaN compares False
+        if negative.any():
+            clipped[name] = {"count": int(negative.sum()), "most_negative": float(value[negative].min())}
+            out[name] = np.where(negative, 0.0, value).astype(value.dtype)
+    return out, clipped

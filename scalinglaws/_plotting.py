@@ -7,9 +7,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ._setup import time_axis
+from .fit import student_t_quantile
 
 
-__all__ = ["learning_curve_figure"]
+__all__ = ["frontier_figure", "law_figure", "learning_curve_figure"]
 
 
 def _positive(y: np.ndarray) -> np.ndarray:
@@ -23,6 +24,27 @@ def _variant_labels(arrays: Mapping[str, np.ndarray]):
             values = arrays[name]
             return values, [f"{symbol} = {value:g}" for value in values]
     return None, []
+
+
+def _curves(arrays: Mapping[str, np.ndarray]) -> list[tuple[str, np.ndarray, np.ndarray | None, np.ndarray | None]]:
+    """`(label, time, eps_g_sim (S, T) or None, eps_g_theory or None)` of every curve: one per
+    cell of a grid (`ResultArrays`), per variant of an older sweep, or the one run."""
+    axis = time_axis(arrays)
+    if getattr(arrays, "grid", ()):
+        out = []
+        for i in range(arrays.size):
+            cell = arrays.cell(i)
+            out.append((arrays.label(i), np.asarray(cell[axis]), cell.get("eps_g_sim"), cell.get("eps_g_theory")))
+        return out
+    alpha = np.asarray(arrays[axis])
+    sim, theory = arrays.get("eps_g_sim"), arrays.get("eps_g_theory")
+    rates, labels = _variant_labels(arrays)
+    if rates is None:
+        return [("", alpha, sim, None if theory is None else np.asarray(theory))]
+    return [
+        (labels[h], alpha, None if sim is None else sim[h], None if theory is None else np.asarray(theory[h]))
+        for h in range(len(rates))
+    ]
 
 
 def _stationary_levels(ax, stationary, colors: list[str]) -> None:
@@ -49,23 +71,20 @@ def learning_curve_figure(
       (H, S), the theory's long-time error) is drawn as a dotted level.
     - `title`: the figure's title.
     - `theory_floor`: theory values below it (the solver's resolution of eps_g) are not drawn.
-    - `fit`: a `scalinglaws.fit.Fit`, drawn over its window (dash-dotted), labelled with `fit_label`.
+    - `fit`: a `scalinglaws.fit.Fit` (or a list of them, one per cell), drawn over its window
+      (dash-dotted), labelled with `fit_label`.
     """
     continuous = time_axis(arrays) == "time"  # full-batch training: the time t
-    alpha = np.asarray(arrays[time_axis(arrays)])
-    shown = alpha > 0
     fig = Figure(figsize=(6.4, 4.4), layout="constrained")
     ax = fig.subplots()
-    sim = arrays.get("eps_g_sim")
-    theory = arrays.get("eps_g_theory")
-    rates, labels = _variant_labels(arrays)
-    n_curves = 1 if rates is None else len(rates)
-    colors = [f"C{i % 10}" for i in range(n_curves)]
+    curves = _curves(arrays)
+    colors = [f"C{i % 10}" for i in range(len(curves))]
     shown_values = []  # every finite positive value drawn, to tell an empty figure
-    for h in range(n_curves):
-        label = "" if rates is None else labels[h]
-        if sim is not None and sim.size:
-            runs = sim if rates is None else sim[h]
+    times = []
+    for h, (label, alpha, runs, curve) in enumerate(curves):
+        shown = alpha > 0  # NaN (a grid's padding) is not shown either
+        times.append(alpha[shown])
+        if runs is not None and runs.size:
             with warnings.catch_warnings():  # all-NaN columns after a recorded divergence
                 warnings.simplefilter("ignore", RuntimeWarning)
                 mean = _positive(np.nanmean(runs, axis=0))
@@ -81,8 +100,7 @@ def learning_curve_figure(
             )
             if runs.shape[0] > 1:
                 ax.fill_between(alpha[shown], low[shown], high[shown], color=colors[h], alpha=0.2, lw=0)
-        if theory is not None:
-            curve = np.asarray(theory if rates is None else theory[h])
+        if curve is not None:
             if curve.ndim == 2:
                 curve = curve.mean(axis=0)
             curve = np.where(curve > theory_floor, curve, np.nan)
@@ -90,10 +108,15 @@ def learning_curve_figure(
             ax.plot(
                 alpha[shown], _positive(curve)[shown], color=colors[h], ls="--", lw=1.4, label=f"theory {label}".strip()
             )
-    _stationary_levels(ax, arrays.get("eps_g_stationary"), colors)
-    if fit is not None:
-        xs = np.geomspace(*fit.window, 200)
-        ax.plot(xs, fit.curve(xs), color="k", ls="-.", lw=1.4, label=f"fit: {fit.form}{fit_label}")
+    alpha = np.concatenate(times) if times else np.ones(0)
+    shown = alpha > 0
+    stationary = arrays.get("eps_g_stationary")
+    if stationary is not None and getattr(arrays, "grid", ()):
+        stationary = np.reshape(arrays.along("eps_g_stationary"), (arrays.size, -1))
+    _stationary_levels(ax, stationary, colors)
+    for i, one in enumerate(fit if isinstance(fit, list | tuple) else [] if fit is None else [fit]):
+        xs = np.geomspace(*one.window, 200)
+        ax.plot(xs, one.curve(xs), color="k", ls="-.", lw=1.4, label=f"fit: {one.form}{fit_label}" if i == 0 else None)
     ax.set_xscale("log")
     ax.set_yscale("log")
     if not any(np.any(np.isfinite(values)) for values in shown_values):
@@ -107,5 +130,89 @@ def learning_curve_figure(
         ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
+        if len(curves) > 4:  # a grid: the legend beside the axes
+            fig.set_size_inches(10.0, 4.8)
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        else:
+            ax.legend(fontsize=8)
+    return fig
+
+
+def law_figure(laws, title: str = "") -> Figure:
+    """Laws across runs (`scalinglaws.fit.LawFit`s): the seed-mean statistic against the swept key
+    with 95 % bars over seeds (Student t), and each fitted law over its window."""
+    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+    ax = fig.subplots()
+    for i, law in enumerate(laws):
+        color = f"C{i % 10}"
+        seeds = law.y.shape[0]
+        mean = law.y.mean(0)
+        half = student_t_quantile(0.975, seeds - 1) * law.y.std(0, ddof=1) / np.sqrt(seeds) if seeds > 1 else 0 * mean
+        fixed = ", ".join(f"{k}={v:g}" for k, v in law.fixed.items())
+        ax.errorbar(
+            law.x,
+            mean,
+            yerr=np.minimum(half, 0.999 * mean),
+            fmt="o",
+            color=color,
+            ms=4,
+            capsize=2,
+            label=f"simulation {fixed}".strip(),
+        )
+        xs = np.geomspace(*law.fit.window, 100)
+        exponent = law.fit.params.get("exponent")
+        ax.plot(
+            xs,
+            law.fit.curve(xs),
+            color=color,
+            ls="--",
+            label=f"fit: {law.fit.form}" + ("" if exponent is None else f", exponent {exponent:.3g}"),
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(laws[0].key)
+    ax.set_ylabel(rf"$\epsilon_g$ ({laws[0].statistic})")
+    if title:
+        ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def frontier_figure(arrays, frontier, width: str, title: str = "") -> Figure:
+    """Every width's seed-mean eps_g against compute `C = width x steps`, the lower envelope, and
+    the fitted frontier law over its window."""
+    fig = Figure(figsize=(6.4, 4.4), layout="constrained")
+    ax = fig.subplots()
+    for i, w in enumerate(frontier.widths):
+        cell = arrays.cell(i)
+        clock = np.asarray(cell["steps"] if "steps" in cell else cell[time_axis(cell)], np.float64)
+        keep = np.isfinite(clock) & (clock > 0)
+        ax.plot(
+            w * clock[keep],
+            _positive(np.nanmean(cell["eps_g_sim"], axis=0)[keep]),
+            color=f"C{i % 10}",
+            lw=1.0,
+            label=f"{width} = {w:g}",
+        )
+    ax.plot(frontier.compute, frontier.envelope, color="k", lw=2.2, alpha=0.6, label="lower envelope")
+    inside = (frontier.compute >= frontier.window[0]) & (frontier.compute <= frontier.window[1])
+    c = frontier.compute[inside]
+    ok = np.isfinite(frontier.envelope[inside])
+    if ok.sum() >= 2:
+        fit = np.polyfit(np.log(c[ok]), np.log(frontier.envelope[inside][ok]), 1)
+        ax.plot(
+            c,
+            np.exp(np.polyval(fit, np.log(c))),
+            "k--",
+            label=f"frontier: C^{frontier.loss_exponent:.3g}, width* ∝ C^{frontier.width_exponent:.3g}",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"compute C = {width} x steps")
+    ax.set_ylabel(r"$\epsilon_g$")
+    if title:
+        ax.set_title(title)
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8)
     return fig

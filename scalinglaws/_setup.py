@@ -192,16 +192,19 @@ class HomogeneousStudentSpec(AbstractStudentSpec):
 
 
 class Variants(eqx.Module):
-    """The H variants of a run, run side by side: at most one of learning rate, spectrum or K varies.
+    """The H variants of a run, run side by side: the product of the swept learning rates, input
+    spectra and (for students whose sizes run in groups) student sizes.
 
-    `axis`: the swept quantity (`"learning_rate"`, `"distinct_eigenvalues"`, `"hidden"`) or None;
-    `values` (H,) its values; every variant's `learning_rates`, `second_layer_rates` (H,), input
-    `spectra` and student size `hidden`; `labels` how summaries name them; `eigenvalues` (H, L)
-    every variant's eigenvalue on each block of the finest partition among the spectra.
+    `axes`: the swept quantities (`"learning_rate"`, `"distinct_eigenvalues"`, `"exponent"`,
+    `"hidden"`) in the grid's order, and `axis_values` their values: the H variants are their
+    product in C order (the last axis fastest), so a result's leading H axis reshapes to `shape`.
+    Every variant's `learning_rates`, `second_layer_rates` (H,), input `spectra` and student size
+    `hidden`; `labels` how summaries name them; `eigenvalues` (H, L) every variant's eigenvalue on
+    each block of the finest partition among the spectra.
     """
 
-    axis: str | None
-    values: np.ndarray
+    axes: tuple[str, ...]
+    axis_values: tuple[np.ndarray, ...]
     learning_rates: np.ndarray
     second_layer_rates: np.ndarray
     spectra: tuple[GaussianData, ...]
@@ -210,12 +213,22 @@ class Variants(eqx.Module):
     eigenvalues: np.ndarray
 
     @property
+    def shape(self) -> tuple[int, ...]:
+        """The variants' grid: one length per swept axis (H = their product)."""
+        return tuple(len(values) for values in self.axis_values)
+
+    @property
+    def shared_inputs(self) -> bool:
+        """Whether every variant sees inputs of one spectrum (so they share each seed's draws)."""
+        return bool(np.all(self.eigenvalues == self.eigenvalues[:1]))
+
+    @property
     def size(self) -> int:
         return len(self.labels)
 
     @property
     def swept(self) -> bool:
-        return self.axis is not None
+        return bool(self.axes)
 
     @property
     def partition(self) -> GaussianData:

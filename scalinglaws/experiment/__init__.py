@@ -6,6 +6,7 @@ from ._config import (
     KEYS as KEYS,
     Config as Config,
     ConfigError as ConfigError,
+    config_path as config_path,
     configs_dir as configs_dir,
     load_config as load_config,
     parse_override as parse_override,

@@ -6,8 +6,9 @@ needs is checked, the run is computed (`run_experiment`), its `[fit]` section fi
 committed atomically (`OutputDirectory`).
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from .._plotting import learning_curve_figure
 from .._setup import Setup
@@ -33,7 +34,7 @@ def default_directory(config: Config) -> Path:
     return Path("runs") / f"{config['name']}-{config.hash(_version())[:8]}"
 
 
-def _fit_section(setup: Setup, arrays: dict, summary: dict):
+def _fit_section(setup: Setup, arrays: Mapping, summary: dict):
     """The setup's fit, if any: `(fit, {"fit.json": text})`; a fit that fails is recorded in the
     summary (`fit_failed`) and the run is written without it."""
     spec = setup.fit
@@ -81,7 +82,7 @@ def run(
     config: Config | str | Path,
     out: str | Path | OutputDirectory | None = None,
     *,
-    overrides: Iterable[str] = (),
+    overrides: Iterable[str] | Mapping[str, Any] = (),
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
     before_compute: Callable[[MemoryEstimate, str | None], None] | None = None,
@@ -91,7 +92,9 @@ def run(
 
     **Arguments:**
 
-    - `config`: a resolved `Config`, or the path of a TOML config (with `overrides`, `section.key=value`).
+    - `config`: a resolved `Config`, the path of a TOML config or the name of a built-in one
+      (`"quickstart"`), with `overrides`: `section.key=value` strings or a mapping of `section.key`
+      to Python values (`{"student.hidden": [2, 4, 8]}`; a list sweeps the key).
     - `out`: the run directory (default `default_directory(config)`), or an `OutputDirectory` not yet
       entered (so that a caller can discard its staged files on an interrupt: `OutputDirectory.abort`).
     - `force`: recompute even a verified cached run, and replace a run of another config.
@@ -110,19 +113,21 @@ def run(
         config = load_config(config, overrides)
     config_hash = config.hash(_version())
     target = out if isinstance(out, OutputDirectory) else OutputDirectory(out or default_directory(config))
-    setup = build_setup(config)
+    setups = [build_setup(cell) for _, cell in config.cells()]  # every cell of a grid, checked first
+    setup = setups[0]
     writes = [*RESULT_FILES, *(["fit.json"] if setup.fit is not None else [])]
     with target:
         serve, note = target.claim(config_hash, force, writes)
         if serve:
             return Results(load_results(target.path), dict(target.record.summary), target.path, True, note)
-        estimate = check_memory(setup)  # raises ConfigError: nothing computed yet
+        # The cells run one after another: the largest peak is the run's (raises ConfigError: nothing computed yet).
+        estimate = max((check_memory(s) for s in setups), key=lambda e: e.total)
         if before_compute is not None:
             before_compute(estimate, note)
         start = time.perf_counter()
-        results = run_experiment(setup, progress)
+        results = run_experiment(config, progress)
         summary = dict(results.summary, config_hash=config_hash, total_seconds=round(time.perf_counter() - start, 3))
         fit, extra = _fit_section(setup, results.arrays, summary)
-        results = Results(results.arrays, summary, target.path, False, note)
+        results = Results(results.arrays, summary, target.path, False, note, results.per_variant)
         target.commit(_writers(config, setup, results, fit, extra), summary, replace_run=True)
     return results

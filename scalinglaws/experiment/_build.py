@@ -1,8 +1,11 @@
 """From a validated config to the typed `Setup`: the one place that reads the config's sections.
 
-The variant axis (learning rates, spectra or student sizes), the time grid, the finest partition
-and the variants' labels are computed here, once.
+The variants (the product of the swept learning rates, spectra and student sizes), the time grid,
+the finest partition and the variants' labels are computed here, once. A config with outer grid
+axes (`scalinglaws.experiment._grid`) is built one cell at a time.
 """
+
+import itertools
 
 import numpy as np
 
@@ -26,50 +29,64 @@ from .._setup import (
 )
 from ..simulate import log_time_grid
 from ._config import Config, ConfigError
+from ._grid import result_name
 
 
 __all__ = ["build_setup", "build_spectra"]
 
 
-def build_spectra(config: Config) -> list[GaussianData]:
-    """The config's input distributions: one, or one per value of a `data.distinct_eigenvalues` sweep."""
-    data = config["data"]
+def _spectrum(data: dict, exponent: float, distinct: int | None) -> GaussianData:
     if data["spectrum"] == "isotropic":
-        return [isotropic(data["input_dim"])]
-    values = data["distinct_eigenvalues"]
-    return [
-        power_law(data["input_dim"], data["exponent"], value, data["normalisation"])
-        for value in (values if isinstance(values, list) else [values])
-    ]
+        return isotropic(data["input_dim"])
+    return power_law(data["input_dim"], exponent, distinct, data["normalisation"])
+
+
+def build_spectra(config: Config) -> list[GaussianData]:
+    """The config's input distributions: one, or one per value of its swept `data.exponent` and
+    `data.distinct_eigenvalues` (their product, in the grid's order)."""
+    data = config["data"]
+    keys = [key for key in config["grid"] or [] if key in ("data.exponent", "data.distinct_eigenvalues")]
+    values = {key: data[key.partition(".")[2]] for key in ("data.exponent", "data.distinct_eigenvalues")}
+    lists = [values[key] for key in keys]
+    out = []
+    for cell in itertools.product(*lists):
+        chosen = dict(values, **dict(zip(keys, cell)))
+        out.append(_spectrum(data, chosen["data.exponent"], chosen["data.distinct_eigenvalues"]))
+    return out
 
 
 def _variants(config: Config) -> Variants:
-    spectra = build_spectra(config)
-    rates = np.atleast_1d(np.asarray(config["training"]["learning_rate"], np.float64))
-    hidden = config["student"]["hidden"]
-    if len(spectra) > 1:
-        axis, values = "distinct_eigenvalues", [d.distinct for d in spectra]
-        labels = [f"distinct_eigenvalues={value}" for value in config["data"]["distinct_eigenvalues"]]
-    elif isinstance(hidden, list):
-        axis, values = "hidden", hidden
-        labels = [f"hidden={value}" for value in hidden]
-    else:
-        axis = "learning_rate" if isinstance(config["training"]["learning_rate"], list) else None
-        values = rates.tolist()
-        labels = [f"learning_rate={rate:g}" for rate in rates]
-    size = len(labels)
-    rates = np.broadcast_to(rates, size).copy() if rates.size == 1 else rates
-    eta_v = config["student"]["second_layer_learning_rate"]
+    """The product of the setup's swept learning rates, spectra and student widths (the inner axes
+    of `scalinglaws.experiment._grid`, in the grid's order; a cell's `grid` names only those)."""
+    keys = list(config["grid"] or [])
+    value = {
+        key: config[key.partition(".")[0]][key.partition(".")[2]]
+        for key in ("training.learning_rate", "data.exponent", "data.distinct_eigenvalues", "student.hidden")
+    }
+    lists = [value[key] for key in keys]
+    data, eta_v = config["data"], config["student"]["second_layer_learning_rate"]
+    rates, spectra, hidden, labels = [], [], [], []
+    for cell in itertools.product(*lists):
+        chosen = dict(value, **dict(zip(keys, cell)))
+        rates.append(float(chosen["training.learning_rate"]))
+        spectra.append(_spectrum(data, chosen["data.exponent"], chosen["data.distinct_eigenvalues"]))
+        hidden.append(int(chosen["student.hidden"]))
+        labels.append(
+            ", ".join(f"{result_name(key)}={v:g}" for key, v in zip(keys, cell))
+            if keys
+            else f"learning_rate={rates[-1]:g}"
+        )
+    rates = np.asarray(rates, np.float64)
     finest = max(d.distinct for d in spectra)
     return Variants(
-        axis=axis,
-        values=np.asarray(values),
+        axes=tuple(result_name(key) for key in keys),
+        axis_values=tuple(np.asarray(values) for values in lists),
         learning_rates=rates,
         second_layer_rates=rates.copy() if eta_v is None else np.full_like(rates, eta_v),
-        spectra=tuple(spectra * size if len(spectra) == 1 else spectra),
-        hidden=tuple(hidden if isinstance(hidden, list) else [hidden] * size),
+        spectra=tuple(spectra),
+        hidden=tuple(hidden),
         labels=tuple(labels),
-        eigenvalues=np.stack([d.refined_eigenvalues(finest) for d in spectra] * (size if len(spectra) == 1 else 1)),
+        eigenvalues=np.stack([d.refined_eigenvalues(finest) for d in spectra]),
     )
 
 
@@ -155,8 +172,8 @@ def _kernel_setup(config: Config) -> Setup:
             time_step=training["time_step"],
         ),
         variants=Variants(
-            axis=None,
-            values=np.ones(1),
+            axes=(),
+            axis_values=(),
             learning_rates=np.ones(1),  # the flow's time unit
             second_layer_rates=np.ones(1),
             spectra=(spectrum,),

@@ -20,10 +20,11 @@ from typing import Any
 import tomli_w
 
 from .._activations import Hermite, HermiteSeries, activation_from_name
+from ._grid import grid_order, outer_cells
 from ._keys import KEYS, MAX_STEPS, Key
 
 
-__all__ = ["KEYS", "Config", "ConfigError", "configs_dir", "load_config", "parse_override", "resolve"]
+__all__ = ["KEYS", "Config", "ConfigError", "config_path", "configs_dir", "load_config", "parse_override", "resolve"]
 
 
 def configs_dir() -> Path:
@@ -31,6 +32,16 @@ def configs_dir() -> Path:
     package = Path(__file__).resolve().parent.parent
     packaged = package / "configs"
     return packaged if packaged.is_dir() else package.parent / "configs"
+
+
+def config_path(name: str | Path) -> Path:
+    """The config a name means: a path (a `.toml` name, or anything that exists), else the built-in
+    config of that name (`scalinglaws list`), else the path as given (reading it says why not)."""
+    path = Path(name)
+    if path.suffix == ".toml" or path.exists():
+        return path
+    builtin = configs_dir() / f"{name}.toml"
+    return builtin if builtin.is_file() else path
 
 
 class ConfigError(ValueError):
@@ -48,6 +59,10 @@ def _check_value(where: str, spec: Key, value: Any) -> Any:
     def fail(message: str):
         raise ConfigError(where, message)
 
+    if spec.kind == "keys":
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            fail(f"must be a list of section.key strings, got {value!r}")
+        return value
     if spec.kind == "bool":
         if not isinstance(value, bool):
             fail(f"must be true or false, got {value!r}")
@@ -94,10 +109,12 @@ def _check_value(where: str, spec: Key, value: Any) -> Any:
 
 
 def variant_count(config: Mapping) -> int:
-    """H, the variants a config runs: the length of its one swept list (learning rates, spectra or
-    K), else 1."""
-    swept = (config["training"]["learning_rate"], config["data"]["distinct_eigenvalues"], config["student"]["hidden"])
-    return max(len(value) if isinstance(value, list) else 1 for value in swept)
+    """The cells a config runs: the product of the lengths of its swept lists (1 without a sweep)."""
+    count = 1
+    for key in config.get("grid") or []:
+        section, _, name = key.partition(".")
+        count *= len(config[section][name])
+    return count
 
 
 def _homogeneous_checks(config: dict) -> None:
@@ -197,18 +214,9 @@ def _cross_checks(config: dict) -> None:
                 )
     elif spectra not in ([None], [1]):
         raise ConfigError("data.distinct_eigenvalues", "only applies with data.spectrum = 'power_law'")
-    if isinstance(given, list) and isinstance(training["learning_rate"], list):
-        raise ConfigError("data.distinct_eigenvalues", "sweep it or training.learning_rate, not both")
+    if isinstance(data["exponent"], list) and data["spectrum"] != "power_law":
+        raise ConfigError("data.exponent", "a list (a sweep) applies only with data.spectrum = 'power_law'")
     student = config["student"]
-    if isinstance(student["hidden"], list):
-        if student["kind"] not in ("random_features", "homogeneous"):
-            raise ConfigError(
-                "student.hidden", "a list (a sweep over K) needs student.kind = 'random_features' or 'homogeneous'"
-            )
-        if isinstance(given, list) or isinstance(training["learning_rate"], list):
-            raise ConfigError(
-                "student.hidden", "sweep it, training.learning_rate or data.distinct_eigenvalues, not two"
-            )
     if student["kind"] == "random_features":
         for key, value in (("train_second_layer", False), ("visible_blocks", None)):
             if student[key] != value:
@@ -241,11 +249,15 @@ def _cross_checks(config: dict) -> None:
             f"alpha_max * N must be at most {MAX_STEPS} SGD steps (alpha_max <= {MAX_STEPS / n:.6g} at N = {n}), "
             f"got {training['alpha_max']:g}",
         )
+
+
+def _fit_variant_check(config: dict) -> None:
     variants = variant_count(config)
-    if fit["variant"] is not None and (variants == 1 or fit["variant"] >= variants):
+    variant = config["fit"]["variant"]
+    if variant is not None and (variants == 1 or variant >= variants):
         raise ConfigError(
             "fit.variant",
-            f"this config runs {variants} variant(s): "
+            f"this config runs {variants} cell(s): "
             + ("give fit.variant only for a sweep" if variants == 1 else f"choose one in [0, {variants})"),
         )
 
@@ -272,12 +284,22 @@ class Config(Mapping):
     def to_dict(self) -> dict:
         return copy.deepcopy(self._data)
 
+    def cells(self) -> list[tuple[tuple[int, ...], "Config"]]:
+        """The configs of the grid's outer cells (`scalinglaws.experiment._grid.outer_cells`), each
+        with its index along the outer axes; `[((), self)]` when no outer key is swept."""
+        cells = outer_cells(self._data)
+        if cells == [((), self._data)] or (len(cells) == 1 and cells[0][0] == ()):
+            return [((), self)]
+        return [(index, Config(cell)) for index, cell in cells]
+
     def to_toml(self) -> str:
         return tomli_w.dumps(_drop_none(self._data))
 
     def hash(self, version: str = "") -> str:
         """SHA-256 of everything that changes the results (not `name`/`description`) and the version."""
         content = {k: v for k, v in self._data.items() if k not in ("name", "description")}
+        if content.get("grid") is None:  # no sweep: the hash of the configs written before grids existed
+            content.pop("grid", None)
         blob = json.dumps({"config": content, "version": version}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -299,11 +321,35 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def resolve(raw: Mapping[str, Any], overrides: Iterable[str] = ()) -> Config:
-    """Validate a parsed TOML mapping plus `--set` overrides; fill in every default."""
+def _override_items(overrides: Iterable[str] | Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """`(key, value)` pairs from `section.key=value` strings or a mapping of keys to Python values."""
+    if isinstance(overrides, Mapping):
+        items = []
+        for key, value in overrides.items():
+            if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_]\w*)?", key):
+                raise ConfigError(str(key), "an override's key must look like section.key")
+            items.append((key, list(value) if isinstance(value, tuple) else value))
+        return items
+    if isinstance(overrides, str):
+        raise ConfigError("overrides", "give a list of section.key=value strings or a mapping, not one string")
+    return [parse_override(text) for text in overrides]
+
+
+def resolve(raw: Mapping[str, Any], overrides: Iterable[str] | Mapping[str, Any] = ()) -> Config:
+    """Validate a parsed TOML mapping plus overrides (`section.key=value` strings, or a mapping of
+    `section.key` to Python values); fill in every default. Keys given lists are the axes of a grid
+    (`scalinglaws.experiment._grid`), in the order they appear (the file's, then the overrides'),
+    unless the top-level `grid` lists them; every cell of the grid is checked."""
     merged: dict[str, Any] = copy.deepcopy(dict(raw))
-    for text in overrides:
-        key, value = parse_override(text)
+    appearance = [  # the swept keys of the file, in its order; then the overrides'
+        f"{section}.{name}"
+        for section, table in merged.items()
+        if isinstance(table, dict)
+        for name, value in table.items()
+        if isinstance(value, list)
+    ]
+    for key, value in _override_items(overrides):
+        appearance.append(key)
         section, _, name = key.rpartition(".")
         if section:
             target = merged.setdefault(section, {})
@@ -338,13 +384,20 @@ def resolve(raw: Mapping[str, Any], overrides: Iterable[str] = ()) -> Config:
             resolved.update(out)
         else:
             resolved[section] = out
-    _cross_checks(resolved)
+    try:
+        resolved["grid"] = grid_order(resolved, appearance, resolved["grid"])
+    except ValueError as error:
+        raise ConfigError("grid", str(error)) from None
+    for _, cell in outer_cells(resolved):
+        _cross_checks(cell)
+    _fit_variant_check(resolved)
     return Config(resolved)
 
 
-def load_config(path: str | Path, overrides: Iterable[str] = ()) -> Config:
-    """Read a TOML config file (a regular file of UTF-8 text) and `resolve` it."""
-    path = Path(path)
+def load_config(path: str | Path, overrides: Iterable[str] | Mapping[str, Any] = ()) -> Config:
+    """Read a TOML config file (a regular file of UTF-8 text), or a built-in config by name
+    (`config_path`), and `resolve` it with `overrides` (`section.key=value` strings or a mapping)."""
+    path = config_path(path)
     try:
         if path.exists() and not path.is_file():  # a directory, a FIFO (reading it could block), a device
             raise ConfigError("config", f"cannot read {path}: not a regular file")

@@ -16,7 +16,7 @@ __all__ = ["KEYS", "MAX_BOOTSTRAP", "MAX_HERMITE_DEGREE", "MAX_STEPS", "Key"]
 class Key:
     """One configuration key: its type, default, allowed range and meaning."""
 
-    kind: str  # "int", "float", "bool", "str", "choice", "floats"/"ints" (a number or a list of them)
+    kind: str  # "int", "float", "bool", "str", "choice", "floats"/"ints" (a number or a list of them), "keys"
     default: Any
     doc: str
     choices: tuple[str, ...] = ()
@@ -66,14 +66,21 @@ KEYS: dict[str, dict[str, Key]] = {
             check=_name_check,
         ),
         "description": Key("str", "", "one line shown by `scalinglaws list`"),
+        "grid": Key(
+            "keys",
+            None,
+            "the order of a grid's axes: every swept key (a key given a list) once, e.g. "
+            "['student.hidden', 'training.learning_rate'] (default: the order they are given in)",
+            optional=True,
+        ),
     },
     "data": {
-        "input_dim": Key("int", 500, "N, the input dimension", minimum=1, maximum=2**24),
+        "input_dim": Key("ints", 500, "N, the input dimension; a list runs a grid axis", minimum=1, maximum=2**24),
         "spectrum": Key("choice", "isotropic", "input covariance", choices=("isotropic", "power_law")),
         "exponent": Key(
-            "float",
+            "floats",
             1.0,
-            "beta: eigenvalues lambda_l ∝ l^-(1+beta) (power_law)",
+            "beta: eigenvalues lambda_l ∝ l^-(1+beta) (power_law); a list runs a vmapped sweep",
             minimum=-1,
             exclusive=True,
             maximum=20,
@@ -95,7 +102,7 @@ KEYS: dict[str, dict[str, Key]] = {
         ),
     },
     "teacher": {
-        "hidden": Key("int", 2, "M, teacher hidden units", minimum=1, maximum=2**16),
+        "hidden": Key("ints", 2, "M, teacher hidden units; a list runs a grid axis", minimum=1, maximum=2**16),
         "activation": Key("str", "erf", _ACTIVATION_DOC, check=_activation_check),
         "output": Key("choice", "sum", "output scaling: sum, mean (1/M), sqrt (1/sqrt M)", choices=OUTPUT_SCALINGS),
         "init": Key(
@@ -134,7 +141,7 @@ KEYS: dict[str, dict[str, Key]] = {
         "hidden": Key(
             "ints",
             2,
-            "K, student hidden units (random features: K = gamma N features; a list runs one simulation per K)",
+            "K, student hidden units (random features: K = gamma N features); a list runs a grid axis",
             minimum=1,
             maximum=2**20,
         ),
@@ -168,7 +175,9 @@ KEYS: dict[str, dict[str, Key]] = {
             "loss with step training.learning_rate (homogeneous)",
             choices=("online_sgd", "gradient_flow", "langevin", "population_gd"),
         ),
-        "samples": Key("int", 100, "P, training samples of full-batch training", minimum=1, maximum=2**24),
+        "samples": Key(
+            "ints", 100, "P, training samples of full-batch training; a list runs a grid axis", minimum=1, maximum=2**24
+        ),
         "temperature": Key("float", 0.0, "T of Langevin dynamics, dw = ... + sqrt(2T) dB", minimum=0, maximum=1e6),
         "weight_decay": Key("float", 0.0, "kappa: dw = -grad L dt - kappa w dt + ...", minimum=0, maximum=1e6),
         "loss": Key(
@@ -280,7 +289,7 @@ KEYS: dict[str, dict[str, Key]] = {
         "variant": Key(
             "int",
             None,
-            "which run of a sweep to fit (index along its first axis)",
+            "which cell of a sweep or grid to fit (its flat index, the last axis fastest)",
             minimum=0,
             maximum=2**16,
             optional=True,

@@ -110,12 +110,13 @@ def estimate_memory(setup: Setup | Config) -> MemoryEstimate:
     The parts are named after the config key whose factor in their size is largest, so that the
     advice of `check_memory` says what to make smaller.
     """
-    setup = build_setup(setup) if isinstance(setup, Config) else setup
+    if isinstance(setup, Config):  # a grid's cells run one after another: the largest peak
+        return max((estimate_memory(build_setup(cell)) for _, cell in setup.cells()), key=lambda e: e.total)
     if type(setup.learner) in _OWN_ESTIMATES:
         return _OWN_ESTIMATES[type(setup.learner)](setup)
     variants, learner = setup.variants, setup.learner
     n, m, k, h = setup.input_dim, setup.teacher.hidden, max(variants.hidden), variants.size
-    per_sim = 1 if variants.axis == "hidden" else h  # a sweep over K runs one K at a time
+    per_sim = max(len(group) for group in variants.groups())  # a sweep over K runs one K at a time
     seeds = setup.seeds
     item = 4 if setup.dtype == "float32" else 8
     random_features = isinstance(setup.student, RandomFeatureStudentSpec)
@@ -123,7 +124,7 @@ def estimate_memory(setup: Setup | Config) -> MemoryEstimate:
     student_activation = setup.student.activation
     closed_form = student_activation == setup.teacher.activation and "i2" in student_activation.closed_forms
     points = len(setup.grid.steps) + 64 + 8  # plus the engine's extra pieces
-    shared_inputs = variants.axis != "distinct_eigenvalues"  # else each variant rescales its own
+    shared_inputs = variants.shared_inputs  # else each variant rescales its own
     chunk = learner.chunk_size or auto_chunk_size(seeds if shared_inputs else h * seeds, n, item)
     size_key = "data.distinct_eigenvalues" if block_sizes > k else "student.hidden"
     parts: list[tuple[str, str, int]] = []

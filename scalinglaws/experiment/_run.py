@@ -12,12 +12,14 @@ import equinox as eqx
 import jax
 import numpy as np
 
-from .._observables import divergence_lines
+from .._observables import clip_round_off, divergence_lines
+from .._results import ResultArrays
 from .._setup import Setup
 from ..theory import THEORIES, TheoryError, Trajectory, theory_for
 from ._build import build_setup
 from ._compile_stats import compile_stats
 from ._config import Config, ConfigError
+from ._grid import SWEEPABLE
 
 
 __all__ = ["Diverged", "Results", "run_experiment", "theory_advice"]
@@ -31,13 +33,15 @@ class Results(eqx.Module):
     """What a run produces: the arrays of `results.npz` and the fields of `summary.json`; `path` the
     run directory it was written to or served from (None when not written), `cached` whether it
     was served from there without computing, and `note` what was found there (e.g. why it was
-    recomputed)."""
+    recomputed). `arrays` is a mapping that also names the grid axes each array carries
+    (`ResultArrays`); `per_variant` names the arrays a learner or theory computed per variant."""
 
-    arrays: dict[str, np.ndarray]
+    arrays: ResultArrays
     summary: dict = eqx.field(default_factory=dict)
     path: Path | None = None
     cached: bool = False
     note: str | None = None
+    per_variant: tuple[str, ...] = ()
 
 
 _ADVICE = {
@@ -85,14 +89,13 @@ def _axes(setup: Setup) -> dict[str, np.ndarray]:
     variants = setup.variants
     arrays = {
         setup.grid.name: setup.grid.times,
-        "eigenvalues": variants.eigenvalues if variants.swept else variants.eigenvalues[0],
+        "eigenvalues": variants.eigenvalues.reshape(*variants.shape, -1),
     }
-    if variants.swept:
-        arrays[variants.axis] = variants.values
+    arrays.update(zip(variants.axes, variants.axis_values))
     return arrays
 
 
-def _simulate(setup: Setup, progress, per_run, summary: dict, diverged: list[str]) -> dict[str, np.ndarray]:
+def _simulate(setup: Setup, progress, per_run, summary: dict, diverged: list[str], names: list[str]) -> dict:
     """Train with the setup's learner; raises `Diverged` before any theory when asked to stop."""
     reason = setup.learner.why_not(setup)
     if reason is not None:
@@ -101,12 +104,18 @@ def _simulate(setup: Setup, progress, per_run, summary: dict, diverged: list[str
     diverged.extend(divergence_lines(recording.diverged_at, setup.variants.labels, time=setup.grid.name))
     if diverged and setup.stop_on_divergence:
         raise Diverged("; ".join(diverged))  # before the theory: nothing will be written
-    summary.update(recording.summary, eps_g_final_mean=_final_seed_mean(recording.per_variant["eps_g_sim"]))
-    return {**{name: per_run(x) for name, x in recording.per_variant.items()}, **recording.shared}
+    per_variant, clipped = clip_round_off(recording.per_variant)
+    summary.update(recording.summary, eps_g_final_mean=_final_seed_mean(per_variant["eps_g_sim"]))
+    summary["eps_g_clipped"] = {**(summary.get("eps_g_clipped") or {}), **clipped} or None
+    names.extend(per_variant)
+    return {**{name: per_run(x) for name, x in per_variant.items()}, **recording.shared}
 
 
-def _theory_arrays(trajectory: Trajectory, per_run) -> dict[str, np.ndarray]:
-    return {**{name: per_run(x) for name, x in trajectory.per_variant.items()}, **trajectory.shared}
+def _theory_arrays(trajectory: Trajectory, per_run, summary: dict) -> dict[str, np.ndarray]:
+    per_variant, clipped = clip_round_off(trajectory.per_variant)
+    summary["eps_g_clipped"] = {**(summary.get("eps_g_clipped") or {}), **clipped} or None
+    summary["eps_g_theory_final_mean"] = _final_seed_mean(per_variant["eps_g_theory"])
+    return {**{name: per_run(x) for name, x in per_variant.items()}, **trajectory.shared}
 
 
 def run_experiment(
@@ -120,7 +129,21 @@ def run_experiment(
     the theory of a theory-alone run cannot be solved.
     """
     with compile_stats() as compiling:
-        results = _run_experiment(config, progress, theories)
+        cells = config.cells() if isinstance(config, Config) else [((), config)]
+        if len(cells) == 1 and cells[0][0] == ():
+            results = _run_experiment(cells[0][1], progress, theories)
+        else:
+            from ._sweep import run_cells  # the grid's runner calls back into this module
+
+            results = run_cells(config, cells, progress, theories)
+    if results.arrays.grid:
+        keys = {name: key for key, name in SWEEPABLE.items()}
+        results.summary["grid"] = {
+            "axes": [
+                {"key": keys[name], "name": name, "values": values.tolist()} for name, values in results.arrays.grid
+            ],
+            "arrays": results.arrays.axes_json(),
+        }
     results.summary["compile_seconds"] = compiling.pop("compile_seconds")
     results.summary["compilation"] = compiling
     return results
@@ -148,11 +171,12 @@ def _run_experiment(config: Config | Setup, progress, theories) -> Results:
     }
     diverged: list[str] = []
 
-    def per_run(x):  # (H, ...) -> (...) unless the config sweeps
-        return x if variants.swept else x[0]
+    def per_run(x):  # (H, ...) -> (*variants.shape, ...): (...) unless the config sweeps
+        return np.reshape(x, (*variants.shape, *np.shape(x)[1:]))
 
+    recorded_names, trajectory_names = [], []
     if setup.seeds > 0:
-        arrays.update(_simulate(setup, progress, per_run, summary, diverged))
+        arrays.update(_simulate(setup, progress, per_run, summary, diverged, recorded_names))
     if theory is not None:
         theory_start = time.perf_counter()
         try:
@@ -165,12 +189,18 @@ def _run_experiment(config: Config | Setup, progress, theories) -> Results:
             summary["theory_failed"] = True
         else:
             diverged.extend(divergence_lines(trajectory.diverged_alpha, variants.labels, "theory at ", setup.grid.name))
-            arrays.update(_theory_arrays(trajectory, per_run))
+            arrays.update(_theory_arrays(trajectory, per_run, summary))
+            trajectory_names.extend(trajectory.per_variant)
             summary["theory_seconds"] = round(time.perf_counter() - theory_start, 3)
-            summary["eps_g_theory_final_mean"] = _final_seed_mean(trajectory.per_variant["eps_g_theory"])
             summary.update(trajectory.summary)
+    # Errors below zero are the closed form's round-off once eps_g has reached 0: stored as 0, said here.
+    summary.setdefault("eps_g_clipped", None)
     summary["diverged"] = "; ".join(diverged) or None
     if diverged and setup.stop_on_divergence:
         raise Diverged(summary["diverged"])
     summary["wall_seconds"] = round(time.perf_counter() - start, 3)
-    return Results(arrays, summary)
+    per_variant = (*recorded_names, *trajectory_names)
+    axes = {name: variants.axes for name in (*per_variant, "eigenvalues") if name in arrays}
+    axes.update({name: (name,) for name in variants.axes})
+    grid = tuple(zip(variants.axes, variants.axis_values))
+    return Results(ResultArrays(arrays, grid, axes), summary, per_variant=per_variant)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._results import ResultArrays
 from ._config import ConfigError
 
 
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 RESULT_FILES = ("results.npz", "summary.json", "config.toml", "figure.png")
-_TOOL_FILES = frozenset({*RESULT_FILES, "fit.json"})  # every name the tool writes into a run directory
+_TOOL_FILES = frozenset({*RESULT_FILES, "fit.json", "law.png"})  # every name the tool writes into a run directory
 _STAGE_PREFIX = ".scalinglaws-stage-"
 _JOURNAL = ".commit"
 _PROBE = ".scalinglaws-probe-"
@@ -389,7 +390,15 @@ class OutputDirectory:
         self.record = RunRecord(summary, summary["config_hash"], files)
 
 
-def load_results(directory: str | Path) -> dict[str, np.ndarray]:
-    """The arrays of a run directory's `results.npz`."""
+def load_results(directory: str | Path) -> ResultArrays:
+    """The arrays of a run directory's `results.npz`, with the grid axes each carries (from its
+    `summary.json`; a run without a grid, or written before grids, has none)."""
     with np.load(Path(directory) / "results.npz") as data:
-        return {name: data[name] for name in data.files}
+        arrays = {name: data[name] for name in data.files}
+    record = read_run(Path(directory))
+    grid = (record.summary.get("grid") if record is not None else None) or {}
+    try:
+        axes = [(axis["name"], np.asarray(axis["values"])) for axis in grid.get("axes", [])]
+        return ResultArrays(arrays, tuple(axes), {k: tuple(v) for k, v in grid.get("arrays", {}).items()})
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"its summary.json describes the grid wrongly: {error}") from None

@@ -1,5 +1,14 @@
 """Fits of learning curves: functional forms, robust multi-start fits, bootstrap intervals, windows."""
 
+from ._across import (
+    Frontier as Frontier,
+    LawFit as LawFit,
+    cell_statistic as cell_statistic,
+    compute_frontier as compute_frontier,
+    fit_against as fit_against,
+    fit_joint as fit_joint,
+    parse_statistic as parse_statistic,
+)
 from ._fit import (
     Fit as Fit,
     FitError as FitError,
@@ -9,5 +18,11 @@ from ._fit import (
     steady_window as steady_window,
     student_t_quantile as student_t_quantile,
 )
-from ._forms import BREAK_SHARPNESS as BREAK_SHARPNESS, FORMS as FORMS, Form as Form, form_from_name as form_from_name
+from ._forms import (
+    BREAK_SHARPNESS as BREAK_SHARPNESS,
+    FORMS as FORMS,
+    JOINT_POWER_LAW as JOINT_POWER_LAW,
+    Form as Form,
+    form_from_name as form_from_name,
+)
 from ._theory import TheoryFit as TheoryFit, fit_theory as fit_theory

@@ -19,11 +19,13 @@ exponents do not differ significantly); an offset fitted at its bound 0 gets the
 
 **Window.** `steady_window` picks the longest range (in decades of x) over which the local exponent
 `d ln y / d ln x` (a sliding least-squares slope over `smoothing` points) stays within
-`± tolerance` of its median: a power-law regime.
+`± tolerance` of its median, refusing ranges whose median exponent is below `MIN_EXPONENT` in size
+(a plateau) or shorter than `MIN_DECADES`: a power-law regime.
 """
 
 import functools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import jax
@@ -41,6 +43,8 @@ __all__ = ["Fit", "FitError", "fit_curve", "fit_run", "sliding_exponent", "stead
 _ADAM_STEPS = 1500
 _LBFGS_STEPS = 300
 _FLAT = 1e-6  # singular values of the residual Jacobian below this x the largest: flat directions
+MIN_EXPONENT = 0.1  # a steady local exponent smaller than this is a plateau, not a power law (steady_window)
+MIN_DECADES = 0.5  # the shortest power-law window steady_window accepts
 _SPREAD = 3.0  # bootstrap standard deviation of an unconstrained parameter beyond which it is undetermined
 
 
@@ -58,7 +62,7 @@ class Fit:
     form: str
     params: dict[str, float]
     intervals: dict[str, tuple[float, float] | None]
-    window: tuple[float, float]
+    window: tuple  # (x_min, x_max); per variable, (mins, maxs), for a law of several
     loss: float
     undetermined: tuple[str, ...] = ()
     interval_method: str = ""
@@ -89,15 +93,20 @@ def _checked(x, runs, form: Form) -> tuple[np.ndarray, np.ndarray]:
     x = np.asarray(x, np.float64)
     runs = np.asarray(runs, np.float64)
     runs = runs[None] if runs.ndim == 1 else runs
-    if x.ndim != 1 or runs.ndim != 2 or runs.shape[1] != x.size:
-        raise FitError(f"need x (T,) and y (T,) or (S, T), got {x.shape} and {runs.shape}")
+    if x.ndim not in (1, 2) or runs.ndim != 2 or runs.shape[1] != x.shape[0]:
+        raise FitError(f"need x (T,) or (T, d) and y (T,) or (S, T), got {x.shape} and {runs.shape}")
     if not np.all(np.isfinite(x)) or not np.all(np.isfinite(runs)):
         raise FitError("the data contain NaN or infinite values (a diverged run?); drop them or choose a window")
-    if np.any(x <= 0) or np.any(runs <= 0):
-        raise FitError("fits are made in log space: x and y must be > 0 (drop alpha = 0)")
-    if x.size < len(form.names) + 2:
+    if np.any(x <= 0):
+        raise FitError(f"fits are made in log space: x must be > 0, got x = {x.reshape(-1)[np.argmax(x <= 0)]:g}")
+    if np.any(runs <= 0):
+        run, point = np.argwhere(runs <= 0)[0]
+        where = f"x = {np.round(x[point], 4)}" + (f" (run {run})" if runs.shape[0] > 1 else "")
+        raise FitError(f"fits are made in log space: y must be > 0, got y = {runs[run, point]:.3g} at {where}")
+    if x.shape[0] < len(form.names) + 2:
         raise FitError(
-            f"{form.name} has {len(form.names)} parameters: need at least {len(form.names) + 2} points, got {x.size}"
+            f"{form.name} has {len(form.names)} parameters: need at least {len(form.names) + 2} points, "
+            f"got {x.shape[0]}"
         )
     mean = runs.mean(0)
     if mean.max() / mean.min() - 1 < 1e-9:
@@ -174,7 +183,7 @@ def _flat_parameters(form: Form, theta, x, ly) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_curve(
-    x: Float[ArrayLike, " T"],
+    x: Float[ArrayLike, " T *d"],
     runs: Float[ArrayLike, "*S T"],
     form: str | Form,
     *,
@@ -183,8 +192,9 @@ def fit_curve(
     bootstrap: int = 200,
     seed: int = 0,
 ) -> Fit:
-    """Fit `form` to the seed mean of `runs` ((T,) or (S, T)) against `x`, within `window`
-    (inclusive; default all of x), with 95 % intervals (module docstring).
+    """Fit `form` to the seed mean of `runs` ((T,) or (S, T)) against `x` ((T,), or (T, d) for a
+    law of d variables such as `JOINT_POWER_LAW`), within `window` (inclusive; default all of x;
+    one variable only), with 95 % intervals (module docstring).
 
     Raises `FitError` for data that cannot be fitted: non-finite or non-positive values, fewer
     than P + 2 points in the window, a constant curve.
@@ -202,6 +212,8 @@ def _fit_curve(x, runs, form: Form, window, huber_delta: float, bootstrap: int, 
         low, high = window
         if not low < high:
             raise FitError(f"the window must have x_min < x_max, got {window}")
+        if x.ndim != 1:
+            raise FitError("a window applies to one variable: select the points of a law of several before fitting")
         keep = (x >= low) & (x <= high)
         x, runs = x[keep], runs[..., keep]
     x, runs = _checked(x, runs, form)
@@ -254,7 +266,7 @@ def _fit_curve(x, runs, form: Form, window, huber_delta: float, bootstrap: int, 
         form=form.name,
         params={n: float(v) for n, v in zip(names, values)},
         intervals=intervals,
-        window=(float(x[0]), float(x[-1])),
+        window=(float(x[0]), float(x[-1])) if x.ndim == 1 else (x.min(0).tolist(), x.max(0).tolist()),
         loss=loss,
         undetermined=tuple(n for i, n in enumerate(names) if flat[i]),
         interval_method=method,
@@ -298,9 +310,15 @@ def steady_window(
     tolerance: float = 0.05,
     smoothing: int = 5,
     min_points: int = 6,
+    min_exponent: float = MIN_EXPONENT,
+    min_decades: float = MIN_DECADES,
 ) -> tuple[float, float]:
     """The longest range of x (in decades) where the local exponent stays within `± tolerance`
-    of its median over the range, with at least `min_points` points: a power-law window."""
+    of its median over the range, with at least `min_points` points spanning at least `min_decades`,
+    and that median is at least `min_exponent` in size: a power-law window. A range whose exponent
+    is near 0 is a plateau
+    (the flat start of a learning curve, the plateau of a soft committee machine), not a power law,
+    and is refused."""
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     exponent = sliding_exponent(x, y, smoothing)
     lx = np.log(x)
@@ -308,19 +326,28 @@ def steady_window(
     for i in range(x.size):
         for j in range(i + min_points - 1, x.size):
             segment = exponent[i : j + 1]
-            if np.max(np.abs(segment - np.median(segment))) > tolerance:
+            median = np.median(segment)
+            if abs(median) < min_exponent or np.max(np.abs(segment - median)) > tolerance:
                 continue
-            if lx[j] - lx[i] > span:
+            if lx[j] - lx[i] > span and lx[j] - lx[i] >= min_decades * np.log(10) * (1 - 1e-9):
                 best, span = (i, j), lx[j] - lx[i]
     if best is None:
         raise FitError(
-            f"no range of {min_points} points has a local exponent steady within ±{tolerance}: no power-law window"
+            f"no range of {min_points} points and {min_decades:g} decades has a local exponent steady within "
+            f"±{tolerance} and at least {min_exponent:g} in size: no power-law window"
         )
     return float(x[best[0]]), float(x[best[1]])
 
 
+def _positive_range(x: np.ndarray, runs: np.ndarray) -> int:
+    """How many leading points of `runs` (S, T) are > 0 in every run: a learning curve that reached
+    0 (stored as 0 after round-off) has no log from there on."""
+    bad = np.any(runs <= 0, axis=0)
+    return int(np.argmax(bad)) if bad.any() else x.size
+
+
 def fit_run(
-    arrays: dict,
+    arrays: Mapping,
     form: str | Form,
     *,
     window: tuple[float, float] | None = None,
@@ -330,16 +357,37 @@ def fit_run(
     variant: int | None = None,
 ) -> tuple[Fit, dict]:
     """Fit `form` to a run's arrays (`alpha`, `eps_g_sim` (S, T) or (H, S, T): then `variant` picks
-    the run), within `window`, or the `steady_window` when `auto_window`. **Returns** the `Fit` and
-    its `fit.json` record.
+    the run; a grid's `ResultArrays`: `variant` is the cell's flat index; a theory-alone run's
+    `eps_g_theory`), within `window`, or the `steady_window` when `auto_window`. Times <= 0 are
+    dropped, and without a window the fit ends before the first time at which a seed's eps_g is 0
+    (its closed form's round-off, stored as 0). **Returns** the `Fit` and its `fit.json` record.
 
-    Raises `FitError` when there is no simulation to fit, when the results are a sweep and
-    `variant` is missing or out of range, or when `variant` is given for a single run.
+    Raises `FitError` when there is no curve to fit, when the results are a sweep and `variant` is
+    missing or out of range, when `variant` is given for a single run, or for a window that holds
+    an eps_g of 0.
     """
+    curve = "eps_g_sim"
     if "eps_g_sim" not in arrays or np.asarray(arrays["eps_g_sim"]).size == 0:
-        raise FitError("the run has no simulation (eps_g_sim) to fit")
+        if "eps_g_theory" not in arrays:
+            raise FitError("the run has neither a simulation (eps_g_sim) nor a theory (eps_g_theory) to fit")
+        curve = "eps_g_theory"  # a theory-alone run: its curve, as one run (or its seeds)
+    if getattr(arrays, "grid", ()):  # a grid (`ResultArrays`): the cell `variant`, flat index
+        if variant is None:
+            raise FitError(
+                f"the results hold a grid of {arrays.size} cells: choose one with variant in [0, {arrays.size})"
+            )
+        try:
+            cell = arrays.cell(variant)
+        except IndexError as error:
+            raise FitError(f"variant {variant} is out of range: {error} (choose one in [0, {arrays.size}))") from None
+        fit, record = fit_run(
+            cell, form, window=window, auto_window=auto_window, tolerance=tolerance, bootstrap=bootstrap
+        )
+        return fit, dict(record, variant=variant, cell=arrays.values(variant))
     alpha = np.asarray(arrays[time_axis(arrays)])  # online alpha, or the time of full-batch training
-    eps = np.asarray(arrays["eps_g_sim"])
+    eps = np.asarray(arrays[curve])
+    if curve == "eps_g_theory" and eps.ndim == alpha.ndim:
+        eps = eps[None]  # one curve, not one per seed
     if eps.ndim == 3:
         variants = eps.shape[0]
         if variant is None:
@@ -354,13 +402,42 @@ def fit_run(
         eps = eps[variant]
     elif variant is not None:
         raise FitError(f"variant {variant} given, but the results hold a single run, not a sweep")
-    keep = alpha > 0
+    axis = time_axis(arrays)
+    keep = alpha > 0  # the start, alpha = 0, has no logarithm
     x, runs = alpha[keep], eps[:, keep]
-    window_method = "full range"
+    if not np.all(np.isfinite(runs)):
+        raise FitError(f"{curve} contains NaN or infinite values (a diverged run?): fit another run")
+    where_zero = _positive_range(x, runs)
+    zero_note = ""
+    if where_zero < x.size:
+        zero_note = (
+            f"; from {axis} = {x[where_zero]:.4g} on a seed's eps_g is 0 (the error has reached the "
+            "round-off of its closed form), so the fit ends before it"
+        )
     if window is not None:
+        low, high = window
+        inside = (x >= low) & (x <= high)
+        zero = inside & np.any(runs <= 0, axis=0)
+        if zero.any():
+            raise FitError(
+                f"{curve} is 0 at {axis} = {x[np.argmax(zero)]:.4g} inside the window [{low:g}, {high:g}] "
+                f"(the error has reached the round-off of its closed form): end the window before it"
+            )
         window_method = "given"
-    elif auto_window:
-        window = steady_window(x, runs.mean(0), tolerance=tolerance)
-        window_method = f"automatic: the longest range with the local exponent steady within ±{tolerance}"
+    else:
+        x, runs = x[:where_zero], runs[:, :where_zero]
+        if x.size == 0:
+            raise FitError(f"{curve} is 0 from the first {axis} > 0 on: nothing to fit")
+        if auto_window:
+            window = steady_window(x, runs.mean(0), tolerance=tolerance)
+            exponent = np.median(sliding_exponent(x, runs.mean(0))[(x >= window[0]) & (x <= window[1])])
+            window_method = (
+                f"automatic: {axis} in [{window[0]:.4g}, {window[1]:.4g}], the longest range where the local "
+                f"exponent stays within ±{tolerance} of its median {exponent:.3g} (ranges shorter than "
+                f"{MIN_DECADES:g} decades, or with an exponent below {MIN_EXPONENT:g} in size, plateaus, are "
+                f"refused){zero_note}"
+            )
+        else:
+            window_method = f"full range{zero_note}"
     fit = fit_curve(x, runs, form, window=window, bootstrap=bootstrap)
-    return fit, dict(fit.to_json(), window_method=window_method, variant=variant)
+    return fit, dict(fit.to_json(), window_method=window_method, variant=variant, curve=curve)

@@ -11,6 +11,9 @@ evaluates a curve that is positive for every `theta`, so it can be fitted in log
                        exponents free)
 - `plateau_power_law`: y = offset + plateau (1 + x/crossover)^-exponent     (a plateau, then a power law)
 - `exponential`:       y = offset + amplitude exp(-rate x)
+
+and, for two variables x = (x_1, x_2) of shape (T, 2), `JOINT_POWER_LAW`:
+y = amplitude_1 x_1^-exponent_1 + amplitude_2 x_2^-exponent_2 + offset.
 """
 
 import math
@@ -22,7 +25,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
 
-__all__ = ["BREAK_SHARPNESS", "FORMS", "Form", "form_from_name"]
+__all__ = ["BREAK_SHARPNESS", "FORMS", "JOINT_POWER_LAW", "Form", "form_from_name"]
 
 BREAK_SHARPNESS = 2.0
 
@@ -66,7 +69,7 @@ class Form:
     def unconstrain(self, params) -> np.ndarray:
         return np.array([_TRANSFORMS[t][1](v) for t, v in zip(self.transforms, params)])
 
-    def __call__(self, x: Float[ArrayLike, " T"], theta: Float[ArrayLike, " P"]) -> Float[Array, " T"]:
+    def __call__(self, x: Float[ArrayLike, " T *d"], theta: Float[ArrayLike, " P"]) -> Float[Array, " T"]:
         """The curve at `x` for unconstrained parameters `theta`."""
         return self.curve(x, self.constrain(theta))
 
@@ -160,6 +163,26 @@ FORMS: dict[str, Form] = {
         _exponential_guesses,
     ),
 }
+
+
+def _joint_guesses(x, y):
+    high, low = float(y.max()), float(y.min())
+    first, second = float(np.min(x[:, 0])), float(np.min(x[:, 1]))
+    rows = []
+    for a, b, share, offset in _grid([0.3, 0.7, 1.5], [0.3, 0.7, 1.5], [0.2, 0.5, 0.8], [1e-6 * low, 0.5 * low]):
+        rows.append([share * high * first**a, a, (1 - share) * high * second**b, b, offset])
+    return np.asarray(rows)
+
+
+# A law of two variables, x (T, 2): the form of compute-optimal scaling fits of language models,
+# eps(N, alpha) = A N^-a + B alpha^-b + E (each term positive). Not in FORMS: it needs 2-D x.
+JOINT_POWER_LAW = Form(
+    "joint_power_law",
+    ("amplitude_1", "exponent_1", "amplitude_2", "exponent_2", "offset"),
+    ("log", "log", "log", "log", "softplus"),
+    lambda x, p: p[0] * x[:, 0] ** (-p[1]) + p[2] * x[:, 1] ** (-p[3]) + p[4],
+    _joint_guesses,
+)
 
 
 def form_from_name(name: str) -> Form:

@@ -1,5 +1,6 @@
 """Worschech & Rosenow, arXiv:2410.09005: learning from data with power-law spectra."""
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 import jax
@@ -74,13 +75,13 @@ class P1Figure1(AbstractFigure):
         return Drawn(figure, lines)
 
 
-def _initial_block_errors(arrays: dict) -> np.ndarray:
+def _initial_block_errors(arrays: Mapping) -> np.ndarray:
     """Every seed's initial block errors `e_l(0)` (S, L) of a linear K = M = 1 run."""
     initial = zip(arrays["Q_blocks_sim"][:, 0], arrays["R_blocks_sim"][:, 0], arrays["T_blocks_sim"])
     return np.stack([np.asarray(linear_block_errors(q, r, t, np.ones(1), np.ones(1))) for q, r, t in initial])
 
 
-def _closed_form(arrays: dict, learning_rate: float) -> tuple[np.ndarray, np.ndarray]:
+def _closed_form(arrays: Mapping, learning_rate: float) -> tuple[np.ndarray, np.ndarray]:
     """Per seed, the exact linear learning curve (`linear_learning_curve`, K = M = 1, kappa = 1) from
     the seed's initial block errors, and those errors (S, L)."""
     errors = _initial_block_errors(arrays)

@@ -1,6 +1,7 @@
 """Worschech & Rosenow, arXiv:2303.14083: online learning of random-feature models (frozen first
 layer, trained readout)."""
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 import numpy as np
@@ -65,11 +66,11 @@ class P2Asymptotic(AbstractFigure):
         return Drawn(figure, lines)
 
 
-def _input_dim(arrays: dict) -> int:
+def _input_dim(arrays: Mapping) -> int:
     return int(round(arrays["steps"][-1] / arrays["alpha"][-1]))
 
 
-def _curves(arrays: dict) -> Drawn:
+def _curves(arrays: Mapping) -> Drawn:
     alpha = arrays["alpha"]
     figure, (ax,) = new_figure(1, 6.0, 4.5)
     n = _input_dim(arrays)

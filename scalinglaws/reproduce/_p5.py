@@ -8,6 +8,7 @@ decay kappa = 1 / (g beta) = 10^-3. eps_g carries the project's factor 1/2. Simu
 average over teacher and thermal noise for each of 10^5 data draws (the paper's realisations).
 """
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 import numpy as np
@@ -47,7 +48,7 @@ def sim_minimum(time: np.ndarray, eps: np.ndarray) -> tuple[float, float, float]
     return float(time[i]), float(mean[i]), float(eps[:, i].std() / np.sqrt(eps.shape[0]))
 
 
-def gap_line(arrays: dict, times=(0.1, 1.0, 10.0, 100.0, 1000.0)) -> str:
+def gap_line(arrays: Mapping, times=(0.1, 1.0, 10.0, 100.0, 1000.0)) -> str:
     """The DMFT's relative deviation from the draws' mean eps_g at `times`."""
     t, sim, theory = arrays["time"], arrays["eps_g_sim"].mean(0), arrays["eps_g_theory"]
     picks = [grid_index(t, x) for x in times if x <= t[-1]]

@@ -1,0 +1,82 @@
+"""Grids of runs: which config keys may be swept, in which order, and which sweeps share a program.
+
+A config key given a list is a swept axis; several swept keys make a grid, their product, with one
+named axis per key in the order given (`grid` orders them explicitly). Pure functions of the
+resolved config's dicts: the config module checks every cell with them before anything runs.
+
+Two kinds of axes:
+
+- **inner** axes (the learning rate, the input spectrum's `distinct_eigenvalues` and `exponent`,
+  and the student's width for students whose widths run in groups) are the variants of one
+  `Setup` (`scalinglaws.Variants`): vmapped side by side in one compiled program;
+- **outer** axes (the input dimension, the teacher's width, the number of samples, the width of a
+  two-layer student) change the shapes of the networks or data: each value is a `Setup` of its own,
+  run one after another, with their results stacked along the axis.
+"""
+
+import copy
+import itertools
+from typing import Any
+
+from .._results import AXIS_NAMES
+
+
+__all__ = ["SWEEPABLE", "grid_order", "inner_keys", "outer_cells", "result_name"]
+
+SWEEPABLE = AXIS_NAMES  # every key that may be given a list, and the name of its axis in the results
+
+
+def result_name(key: str) -> str:
+    """The results' name of a swept key's axis (`student.hidden` -> `hidden`)."""
+    return SWEEPABLE[key]
+
+
+def _get(config: dict, key: str) -> Any:
+    section, _, name = key.partition(".")
+    return config[section][name]
+
+
+def swept_keys(config: dict) -> list[str]:
+    """The keys of `config` (resolved dicts) that hold lists, in `SWEEPABLE` order."""
+    return [key for key in SWEEPABLE if isinstance(_get(config, key), list)]
+
+
+def grid_order(config: dict, appearance: list[str], given: list[str] | None) -> list[str] | None:
+    """The order of the grid's axes: `given` (the config's `grid`, which must name exactly the swept
+    keys), else the order in which the swept keys appear (the file's, then the overrides'). None
+    when nothing is swept. Raises `ValueError` naming what is wrong with `given`."""
+    swept = swept_keys(config)
+    if given is not None:
+        if sorted(given) != sorted(swept) or len(set(given)) != len(given):
+            raise ValueError(f"must name each swept key (a key given a list) once: {swept}, got {given}")
+        return list(given) or None
+    order = [key for key in dict.fromkeys(appearance) if key in swept]
+    return order + [key for key in swept if key not in order] or None
+
+
+def inner_keys(config: dict) -> frozenset[str]:
+    """The swept keys a `Setup` runs as its variants (vmapped) for this config's student."""
+    kind = config["student"]["kind"]
+    if kind == "kernel_regression":  # one setup per cell; these lists are refused by the cell's checks
+        return frozenset({"training.learning_rate", "student.hidden"})
+    keys = {"training.learning_rate", "data.distinct_eigenvalues", "data.exponent"}
+    if kind in ("random_features", "homogeneous"):
+        keys.add("student.hidden")
+    return frozenset(keys)
+
+
+def outer_cells(config: dict) -> list[tuple[tuple[int, ...], dict]]:
+    """The cells of the outer axes (in grid order, C order), each `(index, config)` with every
+    outer key set to its value in that cell; inner lists stay lists. One cell `((), config)` when no
+    outer key is swept."""
+    order = config.get("grid") or []
+    outer = [key for key in order if key not in inner_keys(config)]
+    cells = []
+    for index in itertools.product(*(range(len(_get(config, key))) for key in outer)):
+        cell = copy.deepcopy(config)
+        for key, i in zip(outer, index):
+            section, _, name = key.partition(".")
+            cell[section][name] = _get(config, key)[i]
+        cell["grid"] = [key for key in order if key not in outer] or None
+        cells.append((index, cell))
+    return cells
