@@ -122,8 +122,9 @@ class OnlineSGD(AbstractLearner):
         variants = setup.variants
         method = self.chosen_method(setup)
         out = []
+        scale = setup.second_layer_scale()
         for group in variants.groups():
-            make_teacher, make_student = setup.factories(variants.hidden[group[0]])
+            make_teacher, make_student = setup.factories(max(variants.hidden[h] for h in group))
             out.append(
                 simulate(
                     [variants.spectra[h] for h in group],
@@ -141,6 +142,7 @@ class OnlineSGD(AbstractLearner):
                     stop_on_divergence=setup.stop_on_divergence,
                     progress=progress,
                     method=method,
+                    second_layer_scale=None if scale is None else scale[group],
                     key=jr.key(setup.seed),
                 )
             )

@@ -168,15 +168,7 @@ def law_figure(laws, title: str = "") -> Figure:
             ls="--",
             label=f"fit: {law.fit.form}" + ("" if exponent is None else f", exponent {exponent:.3g}"),
         )
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(laws[0].key)
-    ax.set_ylabel(rf"$\epsilon_g$ ({laws[0].statistic})")
-    if title:
-        ax.set_title(title)
-    ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
+    return _log_log(fig, ax, laws[0].key, rf"$\epsilon_g$ ({laws[0].statistic})", title)
 
 
 def frontier_figure(arrays, frontier, width: str, title: str = "") -> Figure:
@@ -207,10 +199,15 @@ def frontier_figure(arrays, frontier, width: str, title: str = "") -> Figure:
             "k--",
             label=f"frontier: C^{frontier.loss_exponent:.3g}, width* ∝ C^{frontier.width_exponent:.3g}",
         )
+    return _log_log(fig, ax, f"compute C = {width} x steps", r"$\epsilon_g$", title)
+
+
+def _log_log(fig: Figure, ax, xlabel: str, ylabel: str, title: str) -> Figure:
+    """Log-log axes with their labels, title, grid and legend."""
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(f"compute C = {width} x steps")
-    ax.set_ylabel(r"$\epsilon_g$")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)

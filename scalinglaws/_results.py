@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 
 
-__all__ = ["AXIS_NAMES", "ResultArrays", "pad_stack"]
+__all__ = ["AXIS_NAMES", "ResultArrays", "nan_inert_units", "pad_stack"]
 
 # Every config key that may be swept, and the name of its axis (and of its values) in the results.
 AXIS_NAMES: dict[str, str] = {
@@ -130,3 +130,20 @@ def pad_stack(arrays: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
     for i, a in enumerate(arrays):
         out[(i, *(slice(0, n) for n in a.shape))] = a
     return out.reshape(*shape, *largest)
+
+
+def nan_inert_units(per_variant: dict, hidden: tuple[int, ...]) -> dict:
+    """For padded widths (`scalinglaws.Variants.padded`): every variant's order parameters of the
+    units beyond its width `hidden[h]` set to NaN (they are the padding's, not the run's), as a
+    narrower run's arrays are padded in a grid: `Q_*` (H, ..., K, K), `R_*` (H, ..., K, M)."""
+    out = dict(per_variant)
+    for name, value in per_variant.items():
+        if not (name.startswith("Q_") or name.startswith("R_")):
+            continue
+        value = np.array(value, np.float64)
+        for h, k in enumerate(hidden):
+            value[h, ..., k:, :] = np.nan
+            if name.startswith("Q_"):
+                value[h, ..., k:] = np.nan
+        out[name] = value
+    return out

@@ -19,7 +19,7 @@ import numpy as np
 from ._activations import AbstractActivation
 from ._data import GaussianData
 from ._homogeneous import HomogeneousNetwork, homogeneous_student
-from ._models import AbstractStudent, TwoLayerNetwork, student_network, teacher_network
+from ._models import AbstractStudent, TwoLayerNetwork, output_scale, student_network, teacher_network
 from ._random_feature_model import random_feature_model
 from .simulate import initial_networks
 
@@ -200,7 +200,9 @@ class Variants(eqx.Module):
     product in C order (the last axis fastest), so a result's leading H axis reshapes to `shape`.
     Every variant's `learning_rates`, `second_layer_rates` (H,), input `spectra` and student size
     `hidden`; `labels` how summaries name them; `eigenvalues` (H, L) every variant's eigenvalue on
-    each block of the finest partition among the spectra.
+    each block of the finest partition among the spectra. `padded`: the variants' student widths run
+    as one batch of the widest, a narrower variant's extra units inert (`Setup.second_layer_scale`);
+    else each width is a group of its own (`groups`).
     """
 
     axes: tuple[str, ...]
@@ -211,6 +213,7 @@ class Variants(eqx.Module):
     hidden: tuple[int, ...]
     labels: tuple[str, ...]
     eigenvalues: np.ndarray
+    padded: bool = False
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -236,7 +239,10 @@ class Variants(eqx.Module):
         return GaussianData(np.ones(self.eigenvalues.shape[-1]), self.spectra[0].input_dim)
 
     def groups(self) -> list[np.ndarray]:
-        """Indices of the variants that share their networks (one student size each), in order."""
+        """Indices of the variants that share their networks (one student size each, or all of them
+        when padded), in order."""
+        if self.padded:
+            return [np.arange(self.size)]
         sizes = np.asarray(self.hidden)
         return [np.flatnonzero(sizes == k) for k in dict.fromkeys(self.hidden)]
 
@@ -340,6 +346,20 @@ class Setup(eqx.Module):
             self.student.factory(self.input_dim, hidden, self.visible_inputs(), dtype),
         )
 
+    def second_layer_scale(self) -> np.ndarray | None:
+        """For padded widths (`Variants.padded`), what each variant's student second layer is
+        multiplied by, (H, K_max): 0 on the units beyond the variant's width K_h (inert: they
+        neither move nor contribute), `c_{K_h} / c_{K_max}` on the others (so that the network's
+        output scaling `c_{K_max}` acts as the variant's own `c_{K_h}`); None when not padded."""
+        variants = self.variants
+        if not variants.padded:
+            return None
+        widest = max(variants.hidden)
+        out = np.zeros((variants.size, widest))
+        for h, k in enumerate(variants.hidden):
+            out[h, :k] = output_scale(self.student.output, k) / output_scale(self.student.output, widest)
+        return out
+
     def networks(self, seeds: int | None = None) -> list[Networks]:
         """The networks the learner trains (exactly as `simulate` draws them), one `Networks` per
         group of variants sharing a student size; `seeds` defaults to max(S, 1). A model without
@@ -349,7 +369,7 @@ class Setup(eqx.Module):
         seeds = max(self.seeds, 1) if seeds is None else seeds
         out = []
         for group in self.variants.groups():
-            make_teacher, make_student = self.factories(self.variants.hidden[group[0]])
+            make_teacher, make_student = self.factories(max(self.variants.hidden[h] for h in group))
             teachers, students, _ = initial_networks(make_teacher, make_student, seeds, key=jr.key(self.seed))
             out.append(Networks(teachers, students, group))
         return out

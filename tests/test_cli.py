@@ -280,6 +280,8 @@ def test_every_shipped_config_runs_with_theory_at_small_scale(name, tmp_path):
     size = 60 if blocks is None else blocks * max(1, 64 // blocks)  # the blocks must divide N
     if isinstance(config["data"]["distinct_eigenvalues"], list):  # three spectra: one compile each
         extra.append("data.distinct_eigenvalues=[1, 4, 16]")
+    if config["training"]["alpha_min"] > 0.05:  # enough recorded times for the fit below
+        extra.append("training.alpha_min=0.05")
     code = _run(
         name,
         out,

@@ -7,7 +7,7 @@ import pytest
 
 from scalinglaws import ResultArrays
 from scalinglaws.cli import main
-from scalinglaws.experiment import ConfigError, load_config, load_results, run
+from scalinglaws.experiment import ConfigError, build_setup, load_config, load_results, run, run_experiment
 from scalinglaws.fit import FitError, compute_frontier, fit_against, fit_joint, fit_run
 
 
@@ -18,8 +18,8 @@ def _run(config, out, *overrides):
     return main(args)
 
 
-# An outer axis (N: a setup per value), a grouped one (K of a two-layer student: a setup per
-# value too) and an inner one (eta: vmapped), given in that order.
+# An outer axis (N: a setup per value), padded widths of a two-layer student (one program on the
+# full engine) and vmapped learning rates, given in that order.
 _GRID = ("data.input_dim=[32, 64]", "student.hidden=[1, 2]", "training.learning_rate=[0.3, 0.6]")
 
 
@@ -32,33 +32,50 @@ def test_a_grid_has_one_named_axis_per_swept_key_and_each_cell_is_the_run_alone(
     assert arrays["eps_g_sim"].shape == (2, 2, 2, 2, t) and arrays.shape == (2, 2, 2)
     assert arrays.axes("eps_g_sim") == ("input_dim", "hidden", "learning_rate")
     assert arrays.axes("alpha") == ("input_dim",)  # the time grid depends on N only
-    assert arrays["Q_sim"].shape[-2:] == (2, 2) and np.all(np.isnan(arrays["Q_sim"][:, 0, ..., 1, :]))  # K = 1 padded
+    assert np.all(np.isnan(arrays["Q_sim"][:, 0, ..., 1, :]))  # K = 1: the padding's unit is not reported
     summary = json.loads((out / "summary.json").read_text())
     assert [axis["key"] for axis in summary["grid"]["axes"]] == [key.split("=")[0] for key in _GRID]
-    assert len(summary["eps_g_final_mean"]) == 8 and len(summary["cells"]) == 4
+    assert len(summary["eps_g_final_mean"]) == 8 and len(summary["cells"]) == 2  # one program per N
     for n_index, n in enumerate((32, 64)):
-        for k_index, k in enumerate((1, 2)):
-            # An outer cell is the run alone with the same learning rates: bit for bit.
-            alone = tmp_path / f"alone-{n}-{k}"
-            overrides = (f"data.input_dim={n}", f"student.hidden={k}", "training.learning_rate=[0.3, 0.6]")
-            assert _run(tiny, alone, *overrides, "training.method='full'") == 0
-            single = load_results(alone)
-            assert arrays.values((n_index, k_index, 0)) == {"input_dim": n, "hidden": k, "learning_rate": 0.3}
-            times = np.isfinite(arrays.cell((n_index, k_index, 0))["alpha"])
-            for e_index in range(2):
-                cell = arrays.cell((n_index, k_index, e_index))
-                np.testing.assert_array_equal(cell["alpha"][times], single["alpha"])
-                np.testing.assert_array_equal(cell["eps_g_sim"][:, times], single["eps_g_sim"][e_index])
-                np.testing.assert_array_equal(cell["Q_sim"][:, times, :k, :k], single["Q_sim"][e_index])
-                np.testing.assert_array_equal(cell["eps_g_theory"][:, times], single["eps_g_theory"][e_index])
-    # A vmapped variant is the run with that one rate up to float32 round-off: the same draws, the
-    # batched arithmetic of XLA rounds differently (measured: 2e-8 relative).
-    alone = tmp_path / "alone-rate"
-    overrides = ("data.input_dim=64", "student.hidden=2", "training.learning_rate=0.6", "training.method='full'")
-    assert _run(tiny, alone, *overrides) == 0
-    np.testing.assert_allclose(
-        arrays.cell((1, 1, 1))["eps_g_sim"][:, times], load_results(alone)["eps_g_sim"], rtol=1e-6
-    )
+        # An outer cell is the run alone with the same inner lists: bit for bit.
+        alone = tmp_path / f"alone-{n}"
+        assert _run(tiny, alone, f"data.input_dim={n}", *_GRID[1:], "training.method='full'") == 0
+        single = load_results(alone)
+        times = np.isfinite(arrays.cell((n_index, 0, 0))["alpha"])
+        assert arrays.values((n_index, 1, 0)) == {"input_dim": n, "hidden": 2, "learning_rate": 0.3}
+        for name in ("eps_g_sim", "Q_sim", "R_sim", "eps_g_theory", "Q_theory"):
+            value = arrays[name][n_index]
+            value = value[..., times, :, :] if name[0] in "QR" else value[..., times]
+            np.testing.assert_array_equal(value, single[name])
+    # A padded width and a vmapped learning rate are the run of that width and rate alone, up to
+    # float32 round-off of the reordered sums (measured: 1e-7 relative) and the adaptive solver's
+    # tolerance (5e-11).
+    for k_index, k in enumerate((1, 2)):
+        alone = tmp_path / f"alone-k{k}"
+        overrides = ("data.input_dim=64", f"student.hidden={k}", "training.learning_rate=0.6", "training.method='full'")
+        assert _run(tiny, alone, *overrides) == 0
+        single, cell = load_results(alone), arrays.cell((1, k_index, 1))
+        np.testing.assert_allclose(cell["eps_g_sim"], single["eps_g_sim"], rtol=1e-6)
+        np.testing.assert_allclose(cell["Q_sim"][..., :k, :k], single["Q_sim"], rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(cell["eps_g_theory"], single["eps_g_theory"], rtol=1e-8)
+
+
+def test_padded_widths_compile_once_and_any_output_scaling_is_exact(tiny):
+    config = load_config(tiny, {"student.hidden": [1, 3], "student.output": "sqrt", "training.method": "full"})
+    (cell,) = config.cells()  # one program
+    setup = build_setup(cell[1])
+    assert setup.variants.padded and setup.student.hidden == 3
+    np.testing.assert_allclose(setup.second_layer_scale(), [[np.sqrt(3), 0, 0], [1, 1, 1]])
+    results = run_experiment(setup)
+    for k_index, k in enumerate((1, 3)):
+        alone = run_experiment(
+            load_config(tiny, {"student.hidden": k, "student.output": "sqrt", "training.method": "full"})
+        )
+        np.testing.assert_allclose(results.arrays["eps_g_sim"][k_index], alone.arrays["eps_g_sim"], rtol=1e-6)
+        np.testing.assert_allclose(results.arrays["eps_g_theory"][k_index], alone.arrays["eps_g_theory"], rtol=1e-8)
+    # A trained second layer, or the reduced chain (its draws depend on K), runs one program per width.
+    assert len(load_config(tiny, {"student.hidden": [1, 3], "student.train_second_layer": True}).cells()) == 2
+    assert len(load_config(tiny, {"student.hidden": [1, 3], "training.method": "reduced"}).cells()) == 2
 
 
 def test_the_grid_order_is_as_given_or_as_the_grid_key_says(tiny):

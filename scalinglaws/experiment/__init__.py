@@ -18,7 +18,7 @@ from ._memory import (
     check_memory as check_memory,
     estimate_memory as estimate_memory,
 )
-from ._report import write_atomic as write_atomic, write_report as write_report
+from ._report import strict_json as strict_json, write_atomic as write_atomic, write_report as write_report
 from ._run import (
     Diverged as Diverged,
     Results as Results,
@@ -32,5 +32,4 @@ from ._store import (
     file_checksum as file_checksum,
     load_results as load_results,
     read_run as read_run,
-    strict_json as strict_json,
 )

@@ -7,11 +7,11 @@ resolved config's dicts: the config module checks every cell with them before an
 Two kinds of axes:
 
 - **inner** axes (the learning rate, the input spectrum's `distinct_eigenvalues` and `exponent`,
-  and the student's width for students whose widths run in groups) are the variants of one
-  `Setup` (`scalinglaws.Variants`): vmapped side by side in one compiled program;
-- **outer** axes (the input dimension, the teacher's width, the number of samples, the width of a
-  two-layer student) change the shapes of the networks or data: each value is a `Setup` of its own,
-  run one after another, with their results stacked along the axis.
+  and the student's width: padded to the widest for a two-layer student, in groups for the
+  others) are the variants of one `Setup` (`scalinglaws.Variants`), vmapped side by side;
+- **outer** axes (the input dimension, the teacher's width, the number of samples, and the width of
+  a two-layer student that cannot be padded) change the shapes of the networks or data: each value
+  is a `Setup` of its own, run one after another, with their results stacked along the axis.
 """
 
 import copy
@@ -60,9 +60,22 @@ def inner_keys(config: dict) -> frozenset[str]:
     if kind == "kernel_regression":  # one setup per cell; these lists are refused by the cell's checks
         return frozenset({"training.learning_rate", "student.hidden"})
     keys = {"training.learning_rate", "data.distinct_eigenvalues", "data.exponent"}
-    if kind in ("random_features", "homogeneous"):
+    if kind in ("random_features", "homogeneous") or _padded_widths(config):
         keys.add("student.hidden")
     return frozenset(keys)
+
+
+def _padded_widths(config: dict) -> bool:
+    """Whether a two-layer student's widths run as one program, padded to the widest with inert
+    units (`scalinglaws.Variants.padded`): with an untrained second layer (an inert unit's is 0), on
+    the full engine or for the theory alone (the reduced chain's draws depend on K, so a padded
+    chain would not be the run of that width alone)."""
+    student, training = config["student"], config["training"]
+    return (
+        student["kind"] == "two_layer"
+        and not student["train_second_layer"]
+        and (training["method"] == "full" or training["seeds"] == 0)
+    )
 
 
 def outer_cells(config: dict) -> list[tuple[tuple[int, ...], dict]]:

@@ -1,11 +1,14 @@
-"""Reports of experiments and benchmarks: a Markdown file and, optionally, its figure."""
+"""Reports of experiments and benchmarks: a Markdown file and, optionally, its figure; strict JSON."""
 
+import json
+import math
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 
-__all__ = ["write_atomic", "write_report"]
+__all__ = ["strict_json", "write_atomic", "write_report"]
 
 
 def write_report(path: str | Path, lines: list[str], figure=None, dpi: int = 110) -> str:
@@ -33,3 +36,18 @@ def write_atomic(path: Path, write) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _finite_or_none(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def strict_json(value) -> str:
+    """Standard JSON (no bare `NaN` or `Infinity`: non-finite numbers become `null`), indented."""
+    return json.dumps(_finite_or_none(value), indent=2, sort_keys=True, allow_nan=False) + "\n"

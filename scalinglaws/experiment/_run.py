@@ -13,7 +13,7 @@ import jax
 import numpy as np
 
 from .._observables import clip_round_off, divergence_lines
-from .._results import ResultArrays
+from .._results import ResultArrays, nan_inert_units
 from .._setup import Setup
 from ..theory import THEORIES, TheoryError, Trajectory, theory_for
 from ._build import build_setup
@@ -104,15 +104,20 @@ def _simulate(setup: Setup, progress, per_run, summary: dict, diverged: list[str
     diverged.extend(divergence_lines(recording.diverged_at, setup.variants.labels, time=setup.grid.name))
     if diverged and setup.stop_on_divergence:
         raise Diverged("; ".join(diverged))  # before the theory: nothing will be written
-    per_variant, clipped = clip_round_off(recording.per_variant)
+    per_variant, clipped = clip_round_off(_unpadded(setup, recording.per_variant))
     summary.update(recording.summary, eps_g_final_mean=_final_seed_mean(per_variant["eps_g_sim"]))
     summary["eps_g_clipped"] = {**(summary.get("eps_g_clipped") or {}), **clipped} or None
     names.extend(per_variant)
     return {**{name: per_run(x) for name, x in per_variant.items()}, **recording.shared}
 
 
-def _theory_arrays(trajectory: Trajectory, per_run, summary: dict) -> dict[str, np.ndarray]:
-    per_variant, clipped = clip_round_off(trajectory.per_variant)
+def _unpadded(setup: Setup, per_variant: dict) -> dict:
+    """Padded widths: the inert units' order parameters as NaN (`nan_inert_units`)."""
+    return nan_inert_units(per_variant, setup.variants.hidden) if setup.variants.padded else per_variant
+
+
+def _theory_arrays(setup: Setup, trajectory: Trajectory, per_run, summary: dict) -> dict[str, np.ndarray]:
+    per_variant, clipped = clip_round_off(_unpadded(setup, trajectory.per_variant))
     summary["eps_g_clipped"] = {**(summary.get("eps_g_clipped") or {}), **clipped} or None
     summary["eps_g_theory_final_mean"] = _final_seed_mean(per_variant["eps_g_theory"])
     return {**{name: per_run(x) for name, x in per_variant.items()}, **trajectory.shared}
@@ -189,7 +194,7 @@ def _run_experiment(config: Config | Setup, progress, theories) -> Results:
             summary["theory_failed"] = True
         else:
             diverged.extend(divergence_lines(trajectory.diverged_alpha, variants.labels, "theory at ", setup.grid.name))
-            arrays.update(_theory_arrays(trajectory, per_run, summary))
+            arrays.update(_theory_arrays(setup, trajectory, per_run, summary))
             trajectory_names.extend(trajectory.per_variant)
             summary["theory_seconds"] = round(time.perf_counter() - theory_start, 3)
             summary.update(trajectory.summary)

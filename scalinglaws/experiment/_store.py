@@ -21,7 +21,6 @@ to that file's SHA-256. The tool
 
 import hashlib
 import json
-import math
 import os
 import re
 import shutil
@@ -35,6 +34,7 @@ import numpy as np
 
 from .._results import ResultArrays
 from ._config import ConfigError
+from ._report import strict_json
 
 
 try:
@@ -49,7 +49,6 @@ __all__ = [
     "file_checksum",
     "load_results",
     "read_run",
-    "strict_json",
 ]
 
 RESULT_FILES = ("results.npz", "summary.json", "config.toml", "figure.png")
@@ -67,21 +66,6 @@ def file_checksum(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _finite_or_none(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite_or_none(v) for v in value]
-    return value
-
-
-def strict_json(value) -> str:
-    """Standard JSON (no bare `NaN` or `Infinity`: non-finite numbers become `null`), indented."""
-    return json.dumps(_finite_or_none(value), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 @dataclass(frozen=True)
@@ -395,8 +379,7 @@ def load_results(directory: str | Path) -> ResultArrays:
     `summary.json`; a run without a grid, or written before grids, has none)."""
     with np.load(Path(directory) / "results.npz") as data:
         arrays = {name: data[name] for name in data.files}
-    record = read_run(Path(directory))
-    grid = (record.summary.get("grid") if record is not None else None) or {}
+    grid = ((record := read_run(Path(directory))) and record.summary.get("grid")) or {}
     try:
         axes = [(axis["name"], np.asarray(axis["values"])) for axis in grid.get("axes", [])]
         return ResultArrays(arrays, tuple(axes), {k: tuple(v) for k, v in grid.get("arrays", {}).items()})

@@ -14,6 +14,7 @@ within a seed, over the `H` variants of a sweep: learning rates, or input spectr
 the speed on CPU, so an H-point sweep runs several times faster than H runs.
 """
 
+import functools
 from collections.abc import Callable, Sequence
 
 import equinox as eqx
@@ -211,6 +212,7 @@ def simulate(
     stop_on_divergence: bool = False,
     progress: Callable[[int, int], None] | None = None,
     method: str = "full",
+    second_layer_scale: ArrayLike | None = None,
     key: PRNGKeyArray,
 ) -> Simulation:
     """Train `seeds` students on fresh samples of their teachers by online SGD, for each variant.
@@ -243,15 +245,14 @@ def simulate(
     - `method`: `"full"` trains the networks on drawn inputs; `"reduced"` runs the exact chain of
       the block overlaps from the same networks (`scalinglaws.simulate._reduced`: the same law,
       other draws, a cost per step that does not grow with N; `why_not_reduced` says where it applies).
+    - `second_layer_scale`: `(H, K)`, each variant's student second layer multiplied by it (the
+      full engine only): padded widths, 0 on a variant's inert units (`Setup.second_layer_scale`).
     - `key`: the PRNG key; seed `s` uses `fold_in(key, seed_offset + s)`.
 
     **Returns:** a `Simulation`.
     """
     require_float64("recording a simulation's observables")
-    if seeds < 1:
-        raise ValueError(f"seeds must be >= 1, got {seeds}")
-    if chunk_size is not None and chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    _check_arguments(seeds, chunk_size, method, second_layer_scale)
     datas, lrs, lrs_v = _variant_axis(data, learning_rates, second_layer_rates)
     if grid is None:
         if alpha_max is None:
@@ -259,9 +260,9 @@ def simulate(
         grid = log_time_grid(datas[0].input_dim, alpha_max, points_per_decade, alpha_min)
     grid = np.asarray(grid)
     networks = initial_networks(make_teacher, make_student, seeds, seed_offset, key=key)
-    if method not in ("full", "reduced"):
-        raise ValueError(f"method must be 'full' or 'reduced', got {method!r}")
-    prepare = _prepare if method == "full" else prepare_reduced
+    prepare = (
+        functools.partial(_prepare, second_layer_scale=second_layer_scale) if method == "full" else prepare_reduced
+    )
     batch = prepare(datas, lrs, lrs_v, networks, chunk_size, test_size, noise_std, train_second_layer, key)
     lengths, records = pieces(grid)
     observations, diverged_at, compile_seconds, run_seconds = host_loop(
@@ -271,9 +272,20 @@ def simulate(
     return _simulation(batch, obs, grid, lrs, lrs_v, diverged_at, compile_seconds, run_seconds)
 
 
-def _prepare(datas, lrs, lrs_v, networks, chunk_size, test_size, noise_std, train_second_layer, key) -> Batch:
+def _check_arguments(seeds: int, chunk_size: int | None, method: str, second_layer_scale) -> None:
+    if seeds < 1:
+        raise ValueError(f"seeds must be >= 1, got {seeds}")
+    if chunk_size is not None and chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    if method not in ("full", "reduced") or (method == "reduced" and second_layer_scale is not None):
+        raise ValueError(f"method must be 'full' or 'reduced' (without second_layer_scale), got {method!r}")
+
+
+def _prepare(
+    datas, lrs, lrs_v, networks, chunk_size, test_size, noise_std, train_second_layer, key, second_layer_scale=None
+) -> Batch:
     """The batch of runs of `networks` (teachers, students, data keys; leading axis S) over the
-    variants' spectra and learning rates, placed on the devices."""
+    variants' spectra and learning rates (and second-layer scales), placed on the devices."""
     teachers, students, data_keys = networks
     n_variants, n = lrs.size, datas[0].input_dim
     seeds = teachers.first.shape[0]
@@ -296,7 +308,11 @@ def _prepare(datas, lrs, lrs_v, networks, chunk_size, test_size, noise_std, trai
         per_draw = seeds if shared_inputs else n_variants * seeds
         chunk_size = auto_chunk_size(per_draw, n, jnp.dtype(dtype).itemsize)
     variants = _kernel_variants(lrs, lrs_v, input_scale, field_eigenvalues, t_field, y_test, features)
-    state = State(_per_variant(students, n_variants), jnp.zeros(seeds, jnp.int32))
+    per_variant = _per_variant(students, n_variants)
+    if second_layer_scale is not None:  # (H, K): padded widths
+        scale = jnp.asarray(second_layer_scale).astype(per_variant.second.dtype)
+        per_variant = eqx.tree_at(lambda s: s.second, per_variant, per_variant.second * scale[None])
+    state = State(per_variant, jnp.zeros(seeds, jnp.int32))
     context = Context(teachers, data_keys, jnp.full(seeds, float(noise_std), jnp.float64), variants)
     state, context = shard_leading_axis((state, context), across_processes=True)
     unit_scale = all(d.identity for d in datas)

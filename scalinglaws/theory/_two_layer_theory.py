@@ -105,13 +105,16 @@ class _AbstractOrderParameterTheory(AbstractTheory):
         tile, per_lane = lanes(variants, seeds)
         eta, eta_v = per_lane(setup.variants.learning_rates), per_lane(setup.variants.second_layer_rates)
         noise = jnp.full(variants * seeds, setup.teacher.noise_std, jnp.float64)
+        v = tile(initial.v)
+        if (scale := setup.second_layer_scale()) is not None:  # padded widths: inert units have v = 0
+            v = v * per_lane(scale)
         if not self.blocks:
             # Isotropic data (the SCM ODE wants the field covariance T = B Sigma B^T / N = T).
-            return SCMState(tile(initial.q), tile(initial.r), tile(initial.v)), SCMArgs(
+            return SCMState(tile(initial.q), tile(initial.r), v), SCMArgs(
                 eta, eta_v, tile(initial.t), tile(initial.a), noise
             )
         finest = setup.blocks
-        state = BlockState(tile(initial.q_blocks), tile(initial.r_blocks), tile(initial.v))
+        state = BlockState(tile(initial.q_blocks), tile(initial.r_blocks), v)
         visible = None
         if setup.student.visible_blocks is not None:
             # The leading visible_blocks blocks of each variant's own partition.
