@@ -129,6 +129,12 @@ class AbstractStudent(eqx.Module):
     def observe(self, teacher: "TwoLayerNetwork", probe: Probe) -> Observation:
         """The observables of this student against `teacher` (eps_g without label noise)."""
 
+    def pad(self, scale: Float[ArrayLike, " K"]) -> "AbstractStudent":
+        """This student standing for a narrower one (padded widths, `scalinglaws.Setup.second_layer_scale`):
+        unit k's contribution to the output and to every update multiplied by `scale[k]`: 0 makes it
+        inert, `c_{K_h} / c_K` gives the others the output scaling of width K_h."""
+        raise NotImplementedError(f"{type(self).__name__} cannot stand for a narrower student")
+
     def feature_statistics(self, teacher: "TwoLayerNetwork", variance: Float[Array, " N"]) -> tuple[Array, ...]:
         """Fixed statistics its closed-form eps_g needs for inputs of diagonal covariance `variance`
         (`Probe.features`): none by default (empty arrays)."""
@@ -193,6 +199,11 @@ class TwoLayerNetwork(AbstractStudent):
         if self.visible < self.input_dim:
             return x[..., : self.visible] @ self.first[:, : self.visible].T / math.sqrt(self.input_dim)
         return x @ self.first.T / math.sqrt(self.input_dim)
+
+    def pad(self, scale: Float[ArrayLike, " K"]) -> "TwoLayerNetwork":
+        """The second layer multiplied by `scale`: a unit with `v_k = 0` neither moves nor
+        contributes (with the second layer untrained, as padding needs)."""
+        return eqx.tree_at(lambda s: s.second, self, self.second * jnp.asarray(scale).astype(self.second.dtype))
 
     def effective_second_layer(self) -> Float[Array, " K"]:
         """`c_K v`: the second layer the order-parameter theories see."""

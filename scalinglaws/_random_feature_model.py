@@ -11,7 +11,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, PRNGKeyArray
 
 from ._activations import AbstractActivation
 from ._models import AbstractStudent, LearningRates, OutputScaling, TwoLayerNetwork, output_scale
@@ -29,18 +29,21 @@ class RandomFeatureModel(AbstractStudent):
     - `features`: the frozen first layer `F`, shape `(K, N)`; training never changes it.
     - `readout`: the trained readout `a`, shape `(K,)`.
     - `activation`, `output`: as for `TwoLayerNetwork`.
+    - `mask`: `(K,)` each feature multiplied by it (default ones; `pad`): a feature with 0 is
+      inert, neither read out nor trained.
     """
 
     first_layer_trained: ClassVar[bool] = False
 
     features: Float[Array, "K N"]
     readout: Float[Array, " K"]
+    mask: Float[Array, " K"]
     activation: AbstractActivation
     output: str = eqx.field(static=True)
     hidden: int = eqx.field(static=True)
     input_dim: int = eqx.field(static=True)
 
-    def __init__(self, features, readout, activation: AbstractActivation, output: OutputScaling = "sum"):
+    def __init__(self, features, readout, activation: AbstractActivation, output: OutputScaling = "sum", mask=None):
         features = jnp.asarray(features)
         readout = jnp.asarray(readout, features.dtype)
         if features.ndim != 2:
@@ -49,6 +52,7 @@ class RandomFeatureModel(AbstractStudent):
             raise ValueError(f"readout must have shape ({features.shape[0]},), got {readout.shape}")
         output_scale(output, features.shape[0])
         self.features, self.readout = features, readout
+        self.mask = jnp.ones_like(readout) if mask is None else jnp.asarray(mask, features.dtype)
         self.activation = activation
         self.output = output
         self.hidden, self.input_dim = features.shape
@@ -57,10 +61,19 @@ class RandomFeatureModel(AbstractStudent):
     def scale(self) -> float:
         return output_scale(self.output, self.hidden)
 
-    def features_of(self, x: Float[Array, "*batch N"]) -> Float[Array, "*batch K"]:
-        """The random features `g(F x / sqrt(N))`; gradients do not flow into `F`."""
+    def pad(self, scale: Float[ArrayLike, " K"]) -> "RandomFeatureModel":
+        """The features multiplied by `scale` (`AbstractStudent.pad`): `c_K sum_k a_k m_k phi_k`, and
+        `a_k` moves by `(eta / N) c_K delta m_k phi_k`, so `m_k = 0` is inert and `m_k = c_{K_h} / c_K`
+        trains the others exactly as a model of K_h features."""
+        return eqx.tree_at(lambda s: s.mask, self, self.mask * jnp.asarray(scale).astype(self.mask.dtype))
+
+    def _raw_features(self, x: Float[Array, "*batch N"]) -> Float[Array, "*batch K"]:
         frozen = jax.lax.stop_gradient(self.features)
         return self.activation(x @ frozen.T / math.sqrt(self.input_dim))
+
+    def features_of(self, x: Float[Array, "*batch N"]) -> Float[Array, "*batch K"]:
+        """The random features `m g(F x / sqrt(N))`; gradients do not flow into `F`."""
+        return self._raw_features(x) * self.mask
 
     def __call__(self, x: Float[Array, "*batch N"]) -> Float[Array, " *batch"]:
         return self.scale * (self.features_of(x) @ self.readout)
@@ -68,9 +81,10 @@ class RandomFeatureModel(AbstractStudent):
     def readout_step(
         self, phi: Float[Array, " K"], target: Float[Array, ""], rates: LearningRates
     ) -> "RandomFeatureModel":
-        """The readout step given the sample's features `phi = g(F x / sqrt(N))`, which the engine
-        computes for a whole chunk of inputs in one matrix product."""
+        """The readout step given the sample's unmasked features `phi = g(F x / sqrt(N))`, which the
+        engine computes for a whole chunk of inputs in one matrix product."""
         eta = jnp.asarray(rates.first, phi.dtype)
+        phi = phi * self.mask  # the chunk's features are computed unmasked, once for every variant
         delta = target - self.scale * (phi @ self.readout)
         readout = self.readout + (eta / self.input_dim) * self.scale * delta * phi
         return eqx.tree_at(lambda s: s.readout, self, readout)
@@ -78,20 +92,22 @@ class RandomFeatureModel(AbstractStudent):
     def step(
         self, x: Float[Array, " N"], target: Float[Array, ""], rates: LearningRates, *, train_second_layer: bool = False
     ) -> "RandomFeatureModel":
-        return self.readout_step(self.features_of(x), target, rates)
+        return self.readout_step(self._raw_features(x), target, rates)
 
     def chunk_rule(self, z, scale, *, shared_inputs: bool, unit_scale: bool, train_second_layer: bool):
         """The features are frozen and equal for every variant of a seed: one matrix product gives a
         chunk's features, and the scan updates only the readout."""
         if shared_inputs:
-            xs = self.features_of(z * scale[0][None, :])  # (chunk, K)
+            xs = self._raw_features(z * scale[0][None, :])  # (chunk, K)
             return xs, jax.vmap(RandomFeatureModel.readout_step, in_axes=(0, None, None, 0))
-        xs = jax.vmap(lambda s: self.features_of(z * s[None, :]), out_axes=1)(scale)  # (chunk, H, K)
+        xs = jax.vmap(lambda s: self._raw_features(z * s[None, :]), out_axes=1)(scale)  # (chunk, H, K)
         return xs, jax.vmap(RandomFeatureModel.readout_step)
 
     def feature_statistics(self, teacher: TwoLayerNetwork, variance: Float[Array, " N"]) -> tuple[Array, ...]:
-        """`(C, b, tau)` of the features and the teacher (`scalinglaws.theory.feature_statistics`)."""
-        return network_feature_statistics(self, teacher, variance)
+        """`(C, b, tau)` of the (masked) features and the teacher (`scalinglaws.theory.feature_statistics`)."""
+        c, b, tau = network_feature_statistics(self, teacher, variance)
+        mask = self.mask.astype(c.dtype)
+        return c * jnp.outer(mask, mask), b * mask, tau
 
     def observe(self, teacher: TwoLayerNetwork, probe: Probe) -> Observation:
         readout = self.readout.astype(jnp.float64)

@@ -135,15 +135,17 @@ def pad_stack(arrays: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
 def nan_inert_units(per_variant: dict, hidden: tuple[int, ...]) -> dict:
     """For padded widths (`scalinglaws.Variants.padded`): every variant's order parameters of the
     units beyond its width `hidden[h]` set to NaN (they are the padding's, not the run's), as a
-    narrower run's arrays are padded in a grid: `Q_*` (H, ..., K, K), `R_*` (H, ..., K, M)."""
+    narrower run's arrays are padded in a grid: `Q_*` (H, ..., K, K), `R_*` (H, ..., K, M), and the
+    second layer or readout `v_*`, `a_*` (H, ..., K)."""
     out = dict(per_variant)
     for name, value in per_variant.items():
-        if not (name.startswith("Q_") or name.startswith("R_")):
+        if not name.startswith(("Q_", "R_", "v_", "a_")):
             continue
         value = np.array(value, np.float64)
         for h, k in enumerate(hidden):
-            value[h, ..., k:, :] = np.nan
-            if name.startswith("Q_"):
+            if name.startswith(("Q_", "R_")):
+                value[h, ..., k:, :] = np.nan
+            if name.startswith(("Q_", "v_", "a_")):
                 value[h, ..., k:] = np.nan
         out[name] = value
     return out

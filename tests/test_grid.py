@@ -73,6 +73,18 @@ def test_padded_widths_compile_once_and_any_output_scaling_is_exact(tiny):
         )
         np.testing.assert_allclose(results.arrays["eps_g_sim"][k_index], alone.arrays["eps_g_sim"], rtol=1e-6)
         np.testing.assert_allclose(results.arrays["eps_g_theory"][k_index], alone.arrays["eps_g_theory"], rtol=1e-8)
+    # Random features: inert features (mask 0) are neither read out nor trained, in the simulation
+    # and in the readout ODE (their eigenvalues are 0); the closed forms take the width's own features.
+    base = {"student.kind": "random_features", "student.output": "sqrt", "student.readout_init_std": 0.1}
+    results = run_experiment(load_config(tiny, {**base, "student.hidden": [8, 16]}))
+    for k_index, k in enumerate((8, 16)):
+        alone = run_experiment(load_config(tiny, {**base, "student.hidden": k})).arrays
+        cell = results.arrays.cell(k_index)
+        np.testing.assert_allclose(cell["eps_g_sim"], alone["eps_g_sim"], rtol=1e-6)
+        np.testing.assert_allclose(cell["a_sim"][..., :k], alone["a_sim"], rtol=1e-4, atol=1e-7)
+        assert np.all(np.isnan(cell["a_sim"][..., k:]))
+        for name in ("eps_g_theory", "eps_g_asymptote", "eps_g_stationary", "critical_learning_rate"):
+            np.testing.assert_allclose(cell[name], alone[name], rtol=1e-7)
     # A trained second layer, or the reduced chain (its draws depend on K), runs one program per width.
     assert len(load_config(tiny, {"student.hidden": [1, 3], "student.train_second_layer": True}).cells()) == 2
     assert len(load_config(tiny, {"student.hidden": [1, 3], "training.method": "reduced"}).cells()) == 2

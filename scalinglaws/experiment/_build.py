@@ -87,7 +87,7 @@ def _variants(config: Config) -> Variants:
         hidden=tuple(hidden),
         labels=tuple(labels),
         eigenvalues=np.stack([d.refined_eigenvalues(finest) for d in spectra]),
-        padded=config["student"]["kind"] == "two_layer" and len(set(hidden)) > 1,
+        padded=config["student"]["kind"] in ("two_layer", "random_features") and len(set(hidden)) > 1,
     )
 
 
@@ -95,7 +95,7 @@ def _student(config: Config):
     student = config["student"]
     activation = activation_from_name(student["activation"])
     hidden = student["hidden"] if isinstance(student["hidden"], int) else student["hidden"][0]
-    if student["kind"] == "two_layer" and isinstance(student["hidden"], list):
+    if student["kind"] in ("two_layer", "random_features") and isinstance(student["hidden"], list):
         hidden = max(student["hidden"])  # padded widths: every variant's network is the widest
     if student["kind"] == "homogeneous":
         return HomogeneousStudentSpec(hidden, activation, init_std=student["init_std"])

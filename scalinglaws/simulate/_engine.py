@@ -122,11 +122,12 @@ def initial_networks(
 
 
 def _feature_statistics(students: AbstractStudent, teachers: TwoLayerNetwork, input_scale):
-    """The students' `feature_statistics` under every variant's spectrum, `(S, H, ...)`, float64."""
+    """Every variant's student's `feature_statistics` (students with leading axes S, H) under the
+    variant's spectrum, `(S, H, ...)`, float64."""
 
     def one(student, teacher):
         variance = jnp.square(input_scale.astype(jnp.float64))
-        return jax.vmap(lambda v: student.feature_statistics(teacher, v))(variance)
+        return jax.vmap(lambda s, v: s.feature_statistics(teacher, v))(student, variance)
 
     return jax.jit(jax.vmap(one))(students, teachers)
 
@@ -303,15 +304,16 @@ def _prepare(
     t_plain, t_blocks, t_field = teacher_overlaps(teachers, partition, field_eigenvalues)
     z_test, y_test = _test_set(teachers, input_scale, seeds, n_variants, closed_form, test_size, dtype, key)
     needs_features = closed_form and not overlaps  # a frozen-feature model's closed-form eps_g
-    features = _features(students, teachers, input_scale, needs_features)
+    per_variant = _per_variant(students, n_variants)
+    if second_layer_scale is not None:  # (H, K): padded widths
+        per_variant = eqx.filter_vmap(eqx.filter_vmap(lambda s, c: s.pad(c)), in_axes=(0, None))(
+            per_variant, jnp.asarray(second_layer_scale)
+        )
+    features = _features(per_variant, teachers, input_scale, needs_features)
     if chunk_size is None:
         per_draw = seeds if shared_inputs else n_variants * seeds
         chunk_size = auto_chunk_size(per_draw, n, jnp.dtype(dtype).itemsize)
     variants = _kernel_variants(lrs, lrs_v, input_scale, field_eigenvalues, t_field, y_test, features)
-    per_variant = _per_variant(students, n_variants)
-    if second_layer_scale is not None:  # (H, K): padded widths
-        scale = jnp.asarray(second_layer_scale).astype(per_variant.second.dtype)
-        per_variant = eqx.tree_at(lambda s: s.second, per_variant, per_variant.second * scale[None])
     state = State(per_variant, jnp.zeros(seeds, jnp.int32))
     context = Context(teachers, data_keys, jnp.full(seeds, float(noise_std), jnp.float64), variants)
     state, context = shard_leading_axis((state, context), across_processes=True)

@@ -15,7 +15,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._models import output_scale
-from .._observables import network_feature_statistics
 from .._setup import Networks, RandomFeatureStudentSpec, Setup
 from ._abstract import AbstractTheory, Trajectory, masked
 from ._driver import check_step_limit
@@ -61,10 +60,12 @@ class ReadoutTheory(AbstractTheory):
 
     def initial_state(self, setup: Setup, networks: list[Networks]) -> FeatureState:
         statistics, readouts = [None] * setup.variants.size, [None] * setup.variants.size
+        pads = setup.second_layer_scale()  # padded widths: each variant's features masked
         for net in networks:
             for h in net.variants:
                 variance = setup.variants.spectra[h].diagonal()
-                stats = jax.vmap(lambda s, t, v=variance: network_feature_statistics(s, t, v))(
+                mask = np.ones(net.students.hidden) if pads is None else pads[h]
+                stats = jax.vmap(lambda s, t, v=variance, m=mask: s.pad(m).feature_statistics(t, v))(
                     net.students, net.teachers
                 )
                 statistics[h] = tuple(np.asarray(x) for x in stats)
@@ -118,11 +119,14 @@ class ReadoutTheory(AbstractTheory):
         diverged = []
         for h, ((c, b, tau), readout) in enumerate(zip(state0.statistics, state0.readouts)):
             eta = float(setup.variants.learning_rates[h])
-            k = c.shape[-1]
-            scale = output_scale(setup.student.output, k)
+            scale = output_scale(setup.student.output, c.shape[-1])
+            # Padded widths: the inert features' eigenvalues are 0, so they stay still in the ODE;
+            # the closed forms below take the variant's own K features (masked: c_K m_k = c_{K_h}).
             eps, diverged_alpha = self._curves(setup, c, b, tau, readout, eta, scale)
             out["eps_g_theory"].append(eps)
             diverged.append(diverged_alpha)
+            k = setup.variants.hidden[h]
+            c, b = c[:, :k, :k], b[:, :k]
             seeds = range(c.shape[0])
             spectra = [np.linalg.eigvalsh(c[s]) for s in seeds]  # once per seed, for both uses below
             out["eps_g_asymptote"].append(
