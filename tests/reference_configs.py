@@ -100,7 +100,7 @@ hidden = [8, 24]
 readout_init_std = 0.1
 """
     + _GRID
-    + "learning_rate = 0.8\n",
+    + "learning_rate = 0.8\npad_widths = false\n",  # the grouped widths; padded ones: tests/test_grid.py
     # Random-feature theory alone over learning rates (seed 0's networks).
     "random_features_theory_alone": """
 name = "ref-rf-theory"

@@ -167,7 +167,7 @@ def test_student_reading_the_leading_blocks(tiny, tmp_path):
 
 
 def test_random_feature_sweep_over_k(tiny, tmp_path):
-    """`student.kind = "random_features"` with a list of K: one simulation per K, the readout ODE per
+    """`student.kind = "random_features"` with a list of K: one padded simulation, the readout ODE per
     seed from its own features, and the asymptotes."""
     out = tmp_path / "rf"
     assert _run(tiny, out, "student.kind=random_features", "student.hidden=[16, 64]") == 0
@@ -176,7 +176,8 @@ def test_random_feature_sweep_over_k(tiny, tmp_path):
     np.testing.assert_array_equal(arrays["hidden"], [16, 64])
     assert arrays["eps_g_sim"].shape == (2, 2, t) and arrays["eps_g_theory"].shape == (2, 2, t)
     assert arrays["eps_g_asymptote"].shape == arrays["eps_g_stationary"].shape == (2, 2)
-    assert arrays["eps_g_large_n"].shape == (2,) and "Q_sim" not in arrays and "a_sim" not in arrays
+    assert arrays["eps_g_large_n"].shape == (2,) and "Q_sim" not in arrays
+    assert arrays["a_sim"].shape == (2, 2, t, 64) and np.all(np.isnan(arrays["a_sim"][0, ..., 16:]))
     # Both start from the zero readout: eps_g = tau / 2 exactly.
     np.testing.assert_allclose(arrays["eps_g_theory"][..., 0], arrays["eps_g_sim"][..., 0], rtol=1e-10)
     # More features, lower asymptote; the stationary error lies above it.

@@ -88,6 +88,14 @@ def test_padded_widths_compile_once_and_any_output_scaling_is_exact(tiny):
     # A trained second layer, or the reduced chain (its draws depend on K), runs one program per width.
     assert len(load_config(tiny, {"student.hidden": [1, 3], "student.train_second_layer": True}).cells()) == 2
     assert len(load_config(tiny, {"student.hidden": [1, 3], "training.method": "reduced"}).cells()) == 2
+    # ... and so does any width sweep told not to pad; the default hashes as configs did before the key.
+    unpadded = {"student.hidden": [1, 3], "training.method": "full", "training.pad_widths": False}
+    assert len(load_config(tiny, unpadded).cells()) == 2
+    assert not build_setup(
+        load_config(tiny, {**base, "student.hidden": [8, 16], "training.pad_widths": False})
+    ).variants.padded
+    assert load_config(tiny).hash() == load_config(tiny, {"training.pad_widths": True}).hash()
+    assert load_config(tiny).hash() != load_config(tiny, {"training.pad_widths": False}).hash()
 
 
 def test_the_grid_order_is_as_given_or_as_the_grid_key_says(tiny):

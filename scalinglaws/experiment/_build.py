@@ -87,7 +87,9 @@ def _variants(config: Config) -> Variants:
         hidden=tuple(hidden),
         labels=tuple(labels),
         eigenvalues=np.stack([d.refined_eigenvalues(finest) for d in spectra]),
-        padded=config["student"]["kind"] in ("two_layer", "random_features") and len(set(hidden)) > 1,
+        padded=config["training"]["pad_widths"]
+        and config["student"]["kind"] in ("two_layer", "random_features")
+        and len(set(hidden)) > 1,
     )
 
 

@@ -282,8 +282,11 @@ class Config(Mapping):
     def hash(self, version: str = "") -> str:
         """SHA-256 of everything that changes the results (not `name`/`description`) and the version."""
         content = {k: v for k, v in self._data.items() if k not in ("name", "description")}
-        if content.get("grid") is None:  # no sweep: the hash of the configs written before grids existed
+        # Keys added later hash only away from their defaults: the configs written before keep their hash.
+        if content.get("grid") is None:
             content.pop("grid", None)
+        if content["training"].get("pad_widths", True):
+            content["training"] = {k: v for k, v in content["training"].items() if k != "pad_widths"}
         blob = json.dumps({"config": content, "version": version}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 

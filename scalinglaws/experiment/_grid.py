@@ -72,7 +72,8 @@ def _padded_widths(config: dict) -> bool:
     chain would not be the run of that width alone)."""
     student, training = config["student"], config["training"]
     return (
-        student["kind"] == "two_layer"
+        training["pad_widths"]
+        and student["kind"] == "two_layer"
         and not student["train_second_layer"]
         and (training["method"] == "full" or training["seeds"] == 0)
     )

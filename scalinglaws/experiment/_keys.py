@@ -223,6 +223,12 @@ KEYS: dict[str, dict[str, Key]] = {
         ),
         "alpha_min": Key("float", 0.01, "first nonzero recording time", minimum=0, exclusive=True),
         "points_per_decade": Key("int", 20, "recording points per decade of alpha (or t)", minimum=1, maximum=10_000),
+        "pad_widths": Key(
+            "bool",
+            True,
+            "run a sweep's student widths as one program of the widest, a narrower width's extra units "
+            "inert (compiled once; each step costs the widest); false: one program per width",
+        ),
         "seeds": Key(
             "int",
             8,
