@@ -19,12 +19,7 @@ from ._memory import (
     estimate_memory as estimate_memory,
 )
 from ._report import strict_json as strict_json, write_atomic as write_atomic, write_report as write_report
-from ._run import (
-    Diverged as Diverged,
-    Results as Results,
-    run_experiment as run_experiment,
-    theory_advice as theory_advice,
-)
+from ._run import Diverged as Diverged, Results as Results, theory_advice as theory_advice
 from ._store import (
     RESULT_FILES as RESULT_FILES,
     OutputDirectory as OutputDirectory,
@@ -33,3 +28,4 @@ from ._store import (
     load_results as load_results,
     read_run as read_run,
 )
+from ._sweep import run_experiment as run_experiment

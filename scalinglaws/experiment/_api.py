@@ -16,8 +16,9 @@ from ..fit import FitError, fit_run
 from ._build import build_setup
 from ._config import Config, load_config
 from ._memory import MemoryEstimate, check_memory
-from ._run import Results, run_experiment
+from ._run import Results
 from ._store import RESULT_FILES, OutputDirectory, load_results, strict_json
+from ._sweep import run_experiment
 
 
 __all__ = ["default_directory", "run"]

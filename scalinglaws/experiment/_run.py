@@ -1,11 +1,11 @@
 """From a setup to results: simulate with the setup's learner, solve the first theory that applies,
-and collect arrays (under the names of the results contract) and a summary."""
+and collect arrays (under the names of the results contract) and a summary (`run_setup`; a grid of
+setups is `scalinglaws.experiment._sweep`'s)."""
 
 import importlib.metadata
 import platform
 import time
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import equinox as eqx
@@ -17,12 +17,10 @@ from .._results import ResultArrays, nan_inert_units
 from .._setup import Setup
 from ..theory import THEORIES, TheoryError, Trajectory, theory_for
 from ._build import build_setup
-from ._compile_stats import compile_stats
 from ._config import Config, ConfigError
-from ._grid import SWEEPABLE
 
 
-__all__ = ["Diverged", "Results", "run_experiment", "theory_advice"]
+__all__ = ["Diverged", "Results", "run_setup", "theory_advice"]
 
 
 class Diverged(RuntimeError):
@@ -104,57 +102,31 @@ def _simulate(setup: Setup, progress, per_run, summary: dict, diverged: list[str
     diverged.extend(divergence_lines(recording.diverged_at, setup.variants.labels, time=setup.grid.name))
     if diverged and setup.stop_on_divergence:
         raise Diverged("; ".join(diverged))  # before the theory: nothing will be written
-    per_variant, clipped = clip_round_off(_unpadded(setup, recording.per_variant))
+    per_variant = _recorded(setup, recording.per_variant, summary)
     summary.update(recording.summary, eps_g_final_mean=_final_seed_mean(per_variant["eps_g_sim"]))
-    summary["eps_g_clipped"] = {**(summary.get("eps_g_clipped") or {}), **clipped} or None
     names.extend(per_variant)
     return {**{name: per_run(x) for name, x in per_variant.items()}, **recording.shared}
 
 
-def _unpadded(setup: Setup, per_variant: dict) -> dict:
-    """Padded widths: the inert units' order parameters as NaN (`nan_inert_units`)."""
-    return nan_inert_units(per_variant, setup.variants.hidden) if setup.variants.padded else per_variant
+def _recorded(setup: Setup, per_variant: dict, summary: dict) -> dict:
+    """A learner's or theory's per-variant arrays as they are stored: padded widths' inert units as
+    NaN (`nan_inert_units`), and errors below zero, the closed form's round-off, as 0 (said in the
+    summary's `eps_g_clipped`)."""
+    if setup.variants.padded:
+        per_variant = nan_inert_units(per_variant, setup.variants.hidden)
+    per_variant, clipped = clip_round_off(per_variant)
+    summary["eps_g_clipped"] = {**(summary.get("eps_g_clipped") or {}), **clipped} or None
+    return per_variant
 
 
 def _theory_arrays(setup: Setup, trajectory: Trajectory, per_run, summary: dict) -> dict[str, np.ndarray]:
-    per_variant, clipped = clip_round_off(_unpadded(setup, trajectory.per_variant))
-    summary["eps_g_clipped"] = {**(summary.get("eps_g_clipped") or {}), **clipped} or None
+    per_variant = _recorded(setup, trajectory.per_variant, summary)
     summary["eps_g_theory_final_mean"] = _final_seed_mean(per_variant["eps_g_theory"])
     return {**{name: per_run(x) for name, x in per_variant.items()}, **trajectory.shared}
 
 
-def run_experiment(
-    config: Config | Setup, progress: Callable[[int, int], None] | None = None, theories=THEORIES
-) -> Results:
-    """Run what a config (or its `Setup`) asks for — simulation and/or theory — and return arrays
-    and summary. The theory is the first of `theories` that applies to the setup.
-
-    Raises `ConfigError` for a setup that cannot be run, `Diverged` when a simulation or the
-    theory diverged and `training.on_divergence = "error"`, and `TheoryError` (with advice) when
-    the theory of a theory-alone run cannot be solved.
-    """
-    with compile_stats() as compiling:
-        cells = config.cells() if isinstance(config, Config) else [((), config)]
-        if len(cells) == 1 and cells[0][0] == ():
-            results = _run_experiment(cells[0][1], progress, theories)
-        else:
-            from ._sweep import run_cells  # the grid's runner calls back into this module
-
-            results = run_cells(config, cells, progress, theories)
-    if results.arrays.grid:
-        keys = {name: key for key, name in SWEEPABLE.items()}
-        results.summary["grid"] = {
-            "axes": [
-                {"key": keys[name], "name": name, "values": values.tolist()} for name, values in results.arrays.grid
-            ],
-            "arrays": results.arrays.axes_json(),
-        }
-    results.summary["compile_seconds"] = compiling.pop("compile_seconds")
-    results.summary["compilation"] = compiling
-    return results
-
-
-def _run_experiment(config: Config | Setup, progress, theories) -> Results:
+def run_setup(config: Config | Setup, progress=None, theories=THEORIES) -> Results:
+    """Run one setup (or a config without outer grid axes): simulation, theory, arrays and summary."""
     setup = build_setup(config) if isinstance(config, Config) else config
     theory, description = (
         theory_for(setup, theories) if setup.theory.enabled else (None, "disabled (theory.enabled = false)")

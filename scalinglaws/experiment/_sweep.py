@@ -1,4 +1,5 @@
-"""A grid with outer axes: one `Setup` per outer cell, run in turn, results stacked on named axes.
+"""`run_experiment`: a config's run, and a grid with outer axes — one `Setup` per outer cell, run in
+turn, results stacked on named axes.
 
 The inner axes of each cell (learning rates, spectra, grouped widths) run as the cell's variants;
 the outer axes (`scalinglaws.experiment._grid`) change shapes, so each outer cell is a run of its
@@ -7,16 +8,48 @@ order (`ResultArrays`); an array that is the same in every outer cell is stored 
 """
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 
 from .._results import ResultArrays, pad_stack
+from .._setup import Setup
+from ..theory import THEORIES
+from ._compile_stats import compile_stats
 from ._config import Config
-from ._grid import result_name
-from ._run import Diverged, Results, _run_experiment
+from ._grid import SWEEPABLE, result_name
+from ._run import Diverged, Results, run_setup
 
 
-__all__ = ["run_cells"]
+__all__ = ["run_cells", "run_experiment"]
+
+
+def run_experiment(
+    config: Config | Setup, progress: Callable[[int, int], None] | None = None, theories=THEORIES
+) -> Results:
+    """Run what a config (or its `Setup`) asks for — simulation and/or theory, every cell of its grid
+    — and return arrays and summary. The theory is the first of `theories` that applies to the setup.
+
+    Raises `ConfigError` for a setup that cannot be run, `Diverged` when a simulation or the
+    theory diverged and `training.on_divergence = "error"`, and `TheoryError` (with advice) when
+    the theory of a theory-alone run cannot be solved.
+    """
+    with compile_stats() as compiling:
+        cells = config.cells() if isinstance(config, Config) else [((), config)]
+        if len(cells) == 1 and cells[0][0] == ():
+            results = run_setup(cells[0][1], progress, theories)
+        else:
+            results = run_cells(config, cells, progress, theories)
+    if results.arrays.grid:
+        keys = {name: key for key, name in SWEEPABLE.items()}
+        results.summary["grid"] = {
+            "axes": [{"key": keys[name], "name": name, "values": v.tolist()} for name, v in results.arrays.grid],
+            "arrays": results.arrays.axes_json(),
+        }
+    results.summary["compile_seconds"] = compiling.pop("compile_seconds")
+    results.summary["compilation"] = compiling
+    return results
+
 
 _SUMMED = ("simulation_seconds", "theory_seconds")
 
@@ -92,7 +125,7 @@ def run_cells(config: Config, cells: list[tuple[tuple[int, ...], Config]], progr
                 progress(offset[0] + done, offset[0] + total)
 
         try:
-            results.append(_run_experiment(cell, cell_progress, theories))
+            results.append(run_setup(cell, cell_progress, theories))
         except Diverged as error:
             raise Diverged(f"{label}: {error}") from None
         offset[:] = [offset[0] + offset[1], 0]

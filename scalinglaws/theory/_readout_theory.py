@@ -81,17 +81,19 @@ class ReadoutTheory(AbstractTheory):
             and abs(teacher.noise_std) == 0
         )
 
-    def _curves(self, setup: Setup, c, b, tau, readout, eta: float, scale: float):
+    def _curves(self, setup: Setup, c, b, tau, readout, eta, scale: float):
+        """The readout ODE of every lane (a leading axis on `c`, `b`, `tau`, `readout` and the
+        learning rates `eta`) in one vmapped solve: `(eps_g, diverged_alpha)`."""
         options, alpha = setup.theory, setup.grid.times
 
-        def one(c_, b_, tau_, a0):
+        def one(c_, b_, tau_, a0, eta_):
             return solve_readout(
                 c_,
                 b_,
                 tau_,
                 scale * a0,
                 jnp.asarray(alpha),
-                learning_rate=eta,
+                learning_rate=eta_,
                 scale=scale,
                 input_dim=setup.input_dim,
                 noise_std=setup.teacher.noise_std,
@@ -101,13 +103,30 @@ class ReadoutTheory(AbstractTheory):
                 blowup=setup.divergence_threshold,
             )
 
-        solution, eps = jax.vmap(one)(*(jnp.asarray(x) for x in (c, b, tau, readout)))
+        solution, eps = jax.vmap(one)(*(jnp.asarray(x) for x in (c, b, tau, readout, eta)))
         check_step_limit(solution, "the readout theory")
         eps = np.array(eps)
         failed = np.asarray(solution.result != diffrax.RESULTS.successful)
         bad, diverged_alpha = masked(eps, failed, alpha, setup.divergence_threshold)
         eps[bad] = np.nan
         return eps, diverged_alpha
+
+    def _all_curves(self, setup: Setup, state0: FeatureState) -> tuple[list, list]:
+        """Every variant's `(eps_g (S, T), diverged_alpha (S,))`, the variants of one width (all of
+        them when padded: the inert features' eigenvalues are 0, so they stay still) in one solve."""
+        eps, diverged = [None] * setup.variants.size, [None] * setup.variants.size
+        widths: dict[int, list[int]] = {}
+        for h, (c, _, _) in enumerate(state0.statistics):
+            widths.setdefault(c.shape[-1], []).append(h)
+        for width, hs in widths.items():
+            c, b, tau = (np.concatenate([state0.statistics[h][i] for h in hs]) for i in range(3))
+            readout = np.concatenate([state0.readouts[h] for h in hs])
+            seeds = state0.readouts[hs[0]].shape[0]
+            eta = np.repeat(setup.variants.learning_rates[hs], seeds)
+            curves, alphas = self._curves(setup, c, b, tau, readout, eta, output_scale(setup.student.output, width))
+            for i, h in enumerate(hs):
+                eps[h], diverged[h] = curves[i * seeds : (i + 1) * seeds], alphas[i * seeds : (i + 1) * seeds]
+        return eps, diverged
 
     def solve(self, setup: Setup, state0: FeatureState) -> Trajectory:
         noise = setup.teacher.noise_std
@@ -116,15 +135,12 @@ class ReadoutTheory(AbstractTheory):
         out: dict[str, list] = {name: [] for name in names}
         if self._large_n(setup):
             out["eps_g_large_n"] = []
-        diverged = []
+        eps_all, diverged = self._all_curves(setup, state0)
         for h, ((c, b, tau), readout) in enumerate(zip(state0.statistics, state0.readouts)):
             eta = float(setup.variants.learning_rates[h])
             scale = output_scale(setup.student.output, c.shape[-1])
-            # Padded widths: the inert features' eigenvalues are 0, so they stay still in the ODE;
-            # the closed forms below take the variant's own K features (masked: c_K m_k = c_{K_h}).
-            eps, diverged_alpha = self._curves(setup, c, b, tau, readout, eta, scale)
-            out["eps_g_theory"].append(eps)
-            diverged.append(diverged_alpha)
+            out["eps_g_theory"].append(eps_all[h])
+            # Padded widths: the closed forms take the variant's own K features (masked: c_K m_k = c_{K_h}).
             k = setup.variants.hidden[h]
             c, b = c[:, :k, :k], b[:, :k]
             seeds = range(c.shape[0])
