@@ -53,10 +53,10 @@ def _in_run(directory: Path, names: list[str], produce) -> int | None:
 
 def _key_values(directories: list[Path], key: str) -> list[float | None]:
     """Each run's value of `key` from its config.toml (None where the run sweeps it)."""
-    from ._results import AXIS_NAMES
+    from ._results import AXIS_KEYS
     from .experiment import load_config
 
-    dotted = {name: k for k, name in AXIS_NAMES.items()}.get(key, key)
+    dotted = AXIS_KEYS.get(key, key)
     values = []
     for directory in directories:
         value = load_config(directory / "config.toml").get_key(dotted) if "." in dotted else None

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 import numpy as np
 
 
-__all__ = ["AXIS_NAMES", "ResultArrays", "nan_inert_units", "pad_stack"]
+__all__ = ["AXIS_KEYS", "AXIS_NAMES", "ResultArrays", "nan_inert_units", "pad_stack"]
 
 # Every config key that may be swept, and the name of its axis (and of its values) in the results.
 AXIS_NAMES: dict[str, str] = {
@@ -26,6 +26,7 @@ AXIS_NAMES: dict[str, str] = {
     "training.learning_rate": "learning_rate",
     "training.samples": "samples",
 }
+AXIS_KEYS: dict[str, str] = {name: key for key, name in AXIS_NAMES.items()}  # an axis's config key
 
 
 class ResultArrays(Mapping):

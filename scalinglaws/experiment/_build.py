@@ -14,6 +14,7 @@ from .._data import GaussianData, isotropic, power_law
 from .._full_batch import FullBatchLangevin
 from .._learners import OnlineSGD, reduced_why_not
 from .._population import PopulationDescent, PopulationFlow
+from .._results import AXIS_NAMES
 from .._setup import (
     FitSpec,
     HomogeneousStudentSpec,
@@ -29,7 +30,6 @@ from .._setup import (
 )
 from ..simulate import log_time_grid
 from ._config import Config, ConfigError
-from ._grid import result_name
 
 
 __all__ = ["build_setup", "build_spectra"]
@@ -72,14 +72,14 @@ def _variants(config: Config) -> Variants:
         spectra.append(_spectrum(data, chosen["data.exponent"], chosen["data.distinct_eigenvalues"]))
         hidden.append(int(chosen["student.hidden"]))
         labels.append(
-            ", ".join(f"{result_name(key)}={v:g}" for key, v in zip(keys, cell))
+            ", ".join(f"{AXIS_NAMES[key]}={v:g}" for key, v in zip(keys, cell))
             if keys
             else f"learning_rate={rates[-1]:g}"
         )
     rates = np.asarray(rates, np.float64)
     finest = max(d.distinct for d in spectra)
     return Variants(
-        axes=tuple(result_name(key) for key in keys),
+        axes=tuple(AXIS_NAMES[key] for key in keys),
         axis_values=tuple(np.asarray(values) for values in lists),
         learning_rates=rates,
         second_layer_rates=rates.copy() if eta_v is None else np.full_like(rates, eta_v),

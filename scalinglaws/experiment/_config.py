@@ -272,7 +272,7 @@ class Config(Mapping):
         """The configs of the grid's outer cells (`scalinglaws.experiment._grid.outer_cells`), each
         with its index along the outer axes; `[((), self)]` when no outer key is swept."""
         cells = outer_cells(self._data)
-        if cells == [((), self._data)] or (len(cells) == 1 and cells[0][0] == ()):
+        if [index for index, _ in cells] == [()]:
             return [((), self)]
         return [(index, Config(cell)) for index, cell in cells]
 

@@ -7,8 +7,8 @@ resolved config's dicts: the config module checks every cell with them before an
 Two kinds of axes:
 
 - **inner** axes (the learning rate, the input spectrum's `distinct_eigenvalues` and `exponent`,
-  and the student's width: padded to the widest for a two-layer student, in groups for the
-  others) are the variants of one `Setup` (`scalinglaws.Variants`), vmapped side by side;
+  and the student's width: padded to the widest for two-layer and random-feature students, in
+  groups for homogeneous ones) are the variants of one `Setup` (`scalinglaws.Variants`), vmapped side by side;
 - **outer** axes (the input dimension, the teacher's width, the number of samples, and the width of
   a two-layer student that cannot be padded) change the shapes of the networks or data: each value
   is a `Setup` of its own, run one after another, with their results stacked along the axis.
@@ -21,14 +21,7 @@ from typing import Any
 from .._results import AXIS_NAMES
 
 
-__all__ = ["SWEEPABLE", "grid_order", "inner_keys", "outer_cells", "result_name"]
-
-SWEEPABLE = AXIS_NAMES  # every key that may be given a list, and the name of its axis in the results
-
-
-def result_name(key: str) -> str:
-    """The results' name of a swept key's axis (`student.hidden` -> `hidden`)."""
-    return SWEEPABLE[key]
+__all__ = ["grid_order", "inner_keys", "outer_cells"]
 
 
 def _get(config: dict, key: str) -> Any:
@@ -37,8 +30,9 @@ def _get(config: dict, key: str) -> Any:
 
 
 def swept_keys(config: dict) -> list[str]:
-    """The keys of `config` (resolved dicts) that hold lists, in `SWEEPABLE` order."""
-    return [key for key in SWEEPABLE if isinstance(_get(config, key), list)]
+    """The keys of `config` (resolved dicts) that hold lists, in `AXIS_NAMES` order (the keys that
+    may be swept, and their axes' names in the results)."""
+    return [key for key in AXIS_NAMES if isinstance(_get(config, key), list)]
 
 
 def grid_order(config: dict, appearance: list[str], given: list[str] | None) -> list[str] | None:

@@ -12,12 +12,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .._results import ResultArrays, pad_stack
+from .._results import AXIS_KEYS, AXIS_NAMES, ResultArrays, pad_stack
 from .._setup import Setup
 from ..theory import THEORIES
 from ._compile_stats import compile_stats
 from ._config import Config
-from ._grid import SWEEPABLE, result_name
 from ._run import Diverged, Results, run_setup
 
 
@@ -41,9 +40,8 @@ def run_experiment(
         else:
             results = run_cells(config, cells, progress, theories)
     if results.arrays.grid:
-        keys = {name: key for key, name in SWEEPABLE.items()}
         results.summary["grid"] = {
-            "axes": [{"key": keys[name], "name": name, "values": v.tolist()} for name, v in results.arrays.grid],
+            "axes": [{"key": AXIS_KEYS[name], "name": name, "values": v.tolist()} for name, v in results.arrays.grid],
             "arrays": results.arrays.axes_json(),
         }
     results.summary["compile_seconds"] = compiling.pop("compile_seconds")
@@ -108,9 +106,9 @@ def _clipped(summaries: list[dict]) -> dict | None:
 
 def run_cells(config: Config, cells: list[tuple[tuple[int, ...], Config]], progress, theories) -> Results:
     """Run every outer cell of `config`'s grid and stack the results (the module docstring)."""
-    order = [result_name(key) for key in config["grid"]]
+    order = [AXIS_NAMES[key] for key in config["grid"]]
     outer_keys = [key for key in config["grid"] if not isinstance(cells[0][1].get_key(key), list)]
-    outer = [result_name(key) for key in outer_keys]
+    outer = [AXIS_NAMES[key] for key in outer_keys]
     outer_values = [config.get_key(key) for key in outer_keys]
     outer_shape = tuple(len(values) for values in outer_values)
     start = time.perf_counter()
