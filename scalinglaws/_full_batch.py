@@ -52,6 +52,7 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
+from ._cost import LAPACK_FLOPS_PER_UNIT, UNIT_SECONDS
 from ._learners import AbstractLearner, Recording
 from ._observables import diverged, first_failure
 from ._sharding import shard_leading_axis
@@ -221,6 +222,16 @@ class FullBatchLangevin(AbstractLearner):
         per_draw = 8 * (4 * n * n + p * n + 8 * times * n)
         size = max(1, _BATCH_BYTES // per_draw // devices) * devices
         return min(size, -(-setup.seeds // devices) * devices)
+
+    def estimate_seconds(self, setup) -> float:
+        """Per draw, `exact`: the sample covariance (`P N^2` multiply-adds), its eigendecomposition
+        (about `10 N^3`) and the mode curves (`2 T N^2` for T recording times); Euler–Maruyama: `N^2`
+        per step besides. LAPACK and BLAS run `LAPACK_FLOPS_PER_UNIT` float64 flops per unit."""
+        n, p, points = setup.input_dim, self.samples, len(setup.grid.times)
+        flops = p * n * n + 10 * n**3 + 2 * points * n * n
+        if self.method != "exact":
+            flops += float(setup.grid.times[-1]) / self.time_step * n * n
+        return UNIT_SECONDS * setup.seeds * flops / LAPACK_FLOPS_PER_UNIT
 
     def record(self, setup, *, progress: Callable[[int, int], None] | None = None) -> Recording:
         problem = self.problem(setup)

@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from ._cost import UNIT_SECONDS
 from .simulate import Simulation, simulate, why_not_reduced
 
 
@@ -47,6 +48,11 @@ class AbstractLearner(eqx.Module):
     @abc.abstractmethod
     def record(self, setup, *, progress: Callable[[int, int], None] | None = None) -> Recording:
         """Train every variant of `setup` and return the recorded observables."""
+
+    @abc.abstractmethod
+    def estimate_seconds(self, setup) -> float:
+        """The wall time `record(setup)` takes on the reference machine, compiling excluded, by a
+        cost model of the learner's own (`scalinglaws._cost`), before anything is computed."""
 
 
 def _directions(setup, sims: list[Simulation], order: np.ndarray) -> dict:
@@ -115,6 +121,23 @@ class OnlineSGD(AbstractLearner):
         if self.method != "auto":
             return self.method
         return "reduced" if reduced_why_not(setup) is None and reduced_is_cheaper(setup) else "full"
+
+    def estimate_seconds(self, setup) -> float:
+        """Steps x seeds x variants. The chain: `2 L (d + 4 + d^3 / 20)` units per run-step (d = K +
+        M; `reduced_is_cheaper`) and about 100 per step for the loop. The full engine: `N` units
+        per drawn input (one per seed: the variants rescale the same normals) and `N c(d)` per
+        run-step for the forward and backward passes, `c(d) = min(d / 32, 0.5 + d / 300)` (wide
+        random-feature layers are matrix products), plus `N c(d)` per test input, recording point
+        and run for a Monte Carlo eps_g."""
+        steps, runs = int(setup.grid.steps[-1]), setup.variants.size * setup.seeds
+        n, d = setup.input_dim, max(setup.variants.hidden) + setup.teacher.hidden
+        if self.chosen_method(setup) == "reduced":
+            return UNIT_SECONDS * steps * (100 + runs * 2 * setup.blocks * (d + 4 + d**3 / 20))
+        per_run = n * min(d / 32, 0.5 + d / 300)
+        units = steps * (setup.seeds * n + runs * per_run)
+        if not setup.closed_form_error:
+            units += len(setup.grid.steps) * runs * self.test_size * per_run
+        return UNIT_SECONDS * units
 
     def run(self, setup, *, progress: Callable[[int, int], None] | None = None) -> list[Simulation]:
         """The engine's `Simulation` of every group of variants sharing their networks

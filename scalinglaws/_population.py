@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._cost import UNIT_SECONDS, ode_steps
 from ._homogeneous import Overlaps, direction_observables, population_descent, population_gradient, population_loss
 from ._learners import AbstractLearner, Recording
 from ._observables import diverged, first_failure
@@ -112,6 +113,19 @@ def flow(weights, directions, coefficients, activation, times, rtol: float, atol
     return jax.vmap(one)(weights, directions, coefficients)
 
 
+def homogeneous_step_units(setup, dimension: int | None = None) -> float:
+    """Units (`scalinglaws._cost`) of one population gradient of the homogeneous student in
+    `dimension` (default d) dimensions: its `(m, m)` and `(m, P)` overlaps and their pull-back to
+    the `m x d` weights, about `6 m d + 12 m^2 + 12 m P` multiply-adds in matrix products, four per
+    unit."""
+    n = setup.input_dim if dimension is None else dimension
+    p, m = setup.teacher.hidden, max(setup.variants.hidden)
+    return (6 * m * n + 12 * m * m + 12 * m * p) / 4
+
+
+FLOW_STEPS_PER_DECADE = 600  # Tsit5 on the population flow at the default tolerances
+
+
 class PopulationDescent(AbstractLearner):
     """Population gradient descent with the fixed step `eta` of each variant
     (`Variants.learning_rates`) on the exact population loss of a `HomogeneousStudentSpec`."""
@@ -123,6 +137,11 @@ class PopulationDescent(AbstractLearner):
             kind = type(setup.student).__name__
             return f"population gradient descent is implemented for the homogeneous student, not a {kind}"
         return None if setup.seeds >= 1 else "no seeds to train"
+
+    def estimate_seconds(self, setup) -> float:
+        """Steps x seeds x variants at `homogeneous_step_units` each."""
+        runs = setup.seeds * setup.variants.size
+        return UNIT_SECONDS * int(setup.grid.steps[-1]) * runs * homogeneous_step_units(setup)
 
     def record(self, setup, *, progress: Callable[[int, int], None] | None = None) -> Recording:
         dtype = jnp.float32 if setup.dtype == "float32" else jnp.float64
@@ -190,6 +209,13 @@ class PopulationFlow(AbstractLearner):
 
     def why_not(self, setup) -> str | None:
         return PopulationDescent().why_not(setup)
+
+    def estimate_seconds(self, setup) -> float:
+        """Tsit5's six evaluations of the population gradient (`homogeneous_step_units`) per step, at
+        `FLOW_STEPS_PER_DECADE` steps per decade of time, for every seed and group of variants."""
+        runs = setup.seeds * len(setup.variants.groups())  # the variants of a group share one flow
+        steps = ode_steps(setup.grid.times, FLOW_STEPS_PER_DECADE)
+        return UNIT_SECONDS * 6 * steps * runs * homogeneous_step_units(setup)
 
     def record(self, setup, *, progress: Callable[[int, int], None] | None = None) -> Recording:
         dtype = jnp.float32 if setup.dtype == "float32" else jnp.float64

@@ -338,6 +338,13 @@ class Setup(eqx.Module):
             return None
         return self.input_dim * self.student.visible_blocks // self.blocks
 
+    @property
+    def closed_form_error(self) -> bool:
+        """Whether eps_g of a network setup has a closed form in the overlaps (one activation with
+        closed-form `I2` for student and teacher); else the simulation estimates it on a test set."""
+        activation = self.student.activation
+        return activation == self.teacher.activation and "i2" in activation.closed_forms
+
     def factories(self, hidden: int) -> tuple[Callable, Callable]:
         """`(make_teacher, make_student)` for a student of `hidden` units."""
         dtype = jnp.float32 if self.dtype == "float32" else jnp.float64

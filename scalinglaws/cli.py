@@ -101,6 +101,8 @@ def _command_run(args) -> int:
         config = load_config(args.config, args.set or [])
     except ConfigError as error:
         return _error(error)
+    if args.estimate:
+        return _print_estimate(config)
     target = OutputDirectory(Path(args.out) if args.out else default_directory(config))
     bar = None
 
@@ -118,7 +120,9 @@ def _command_run(args) -> int:
     def before_compute(estimate, note: str | None) -> None:
         if note:
             print(note, file=sys.stderr)
-        _check_device_memory(estimate)
+        if not args.quiet and (estimate.time.cells > 1 or estimate.time.total > _ANNOUNCED_SECONDS):
+            print(f"estimated: {estimate.time.describe()} on the reference 2-core CPU", file=sys.stderr)
+        _check_device_memory(estimate.memory)
         processes.agree()
 
     _use_cpu_devices(args.cpu_devices)  # before the setup is built: that starts JAX's backend
@@ -143,6 +147,32 @@ def _command_run(args) -> int:
         print(f"cached: {results.path} holds this config's verified results (use --force to recompute)")
         return EXIT_OK
     _report(results)
+    return EXIT_OK
+
+
+_ANNOUNCED_SECONDS = 30  # a run estimated to take longer says so before it starts
+
+
+def _print_estimate(config) -> int:
+    """`run --estimate`: the memory and time a config's run needs (every cell of its grid), checked
+    as a run checks them, and nothing computed or written."""
+    from .experiment import ConfigError, available_memory, build_setup, estimate_memory, estimate_time
+
+    try:
+        setups = [build_setup(cell) for _, cell in config.cells()]
+        memory = max((estimate_memory(s) for s in setups), key=lambda e: e.total)
+    except ConfigError as error:
+        return _error(error)
+    available = available_memory()
+    key, what, size = memory.largest()
+    fits = "" if available is None else f" of {available / 2**30:.3g} GiB available"
+    print(
+        f"memory: about {memory.total / 2**30:.3g} GiB at its peak{fits} "
+        f"(largest part: {what}, {size / 2**30:.3g} GiB, set by {key})"
+    )
+    print(f"time: {estimate_time(setups).describe()} on the reference 2-core CPU (compiling: less with a warm cache)")
+    if available is not None and memory.total > available:
+        print(f"the run would be refused: it does not fit in memory (make {key} smaller)")
     return EXIT_OK
 
 
@@ -244,6 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--force", action="store_true", help="recompute even if a cached result exists")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print the run's estimated peak memory and wall time, and compute nothing",
+    )
     run.add_argument(
         "--cpu-devices",
         type=_integer(1),

@@ -51,9 +51,9 @@ def test_one_step_of_the_chain_is_the_networks_step_exactly():
     networks = jax.tree_util.tree_map(lambda a: a[None] if eqx.is_array(a) else a, (teacher, student))
     q0, r0 = gram[None, :, m:, m:], gram[None, :, m:, :m]
     state, ctx = _reduced_prepare.reduced_batch(
-        (*networks, jr.key(0)[None]), q0, r0, gram[None, :, :m, :m], rates, data.eigenvalues[None], noise
+        (*networks, jr.key(0)[None]), q0, r0, gram[None, :, :m, :m], rates, data.eigenvalues[None], noise, n
     )
-    spec = _reduced.ReducedSpec(1, True, True, True, n, n // blocks, student.scale, k, m)
+    spec = _reduced.ReducedSpec(1, True, True, True, student.scale, k, m, 2, input_dim=n)
     chain = _reduced._Chain(*(_reduced._batch_last(a) for a in (state.q, state.r, state.second)))
     draws = (z_hat[:, :, None, None], chi[:, None, None], jnp.full((1, 1), xi))
     chain = jax.jit(_reduced._step, static_argnums=0)(spec, ctx, _reduced._fixed(ctx), chain, draws)

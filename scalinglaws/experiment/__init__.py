@@ -1,6 +1,6 @@
 """Configs, runs and result directories: the layer between the library and the CLI."""
 
-from ._api import default_directory as default_directory, run as run
+from ._api import RunEstimate as RunEstimate, default_directory as default_directory, run as run
 from ._build import build_setup as build_setup, build_spectra as build_spectra
 from ._config import (
     KEYS as KEYS,
@@ -29,3 +29,4 @@ from ._store import (
     read_run as read_run,
 )
 from ._sweep import run_experiment as run_experiment
+from ._timing import TimeEstimate as TimeEstimate, estimate_time as estimate_time

@@ -7,6 +7,7 @@ committed atomically (`OutputDirectory`).
 """
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,19 @@ from ._memory import MemoryEstimate, check_memory
 from ._run import Results
 from ._store import RESULT_FILES, OutputDirectory, load_results, strict_json
 from ._sweep import run_experiment
+from ._timing import TimeEstimate, estimate_time
 
 
-__all__ = ["default_directory", "run"]
+__all__ = ["RunEstimate", "default_directory", "run"]
+
+
+@dataclass(frozen=True)
+class RunEstimate:
+    """What a run is estimated to need before it computes: its peak `memory` (the largest over the
+    cells of a grid) and its wall `time` (all of them)."""
+
+    memory: MemoryEstimate
+    time: TimeEstimate
 
 
 def _version() -> str:
@@ -86,7 +97,7 @@ def run(
     overrides: Iterable[str] | Mapping[str, Any] = (),
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
-    before_compute: Callable[[MemoryEstimate, str | None], None] | None = None,
+    before_compute: Callable[[RunEstimate, str | None], None] | None = None,
 ) -> Results:
     """Run a config into its run directory and return its results (served from the directory when
     it already holds this config's verified results).
@@ -100,8 +111,8 @@ def run(
       entered (so that a caller can discard its staged files on an interrupt: `OutputDirectory.abort`).
     - `force`: recompute even a verified cached run, and replace a run of another config.
     - `progress`: called as `progress(steps_done, steps_total)` during the simulation.
-    - `before_compute`: called with the memory estimate and a note on what the directory held (or
-      None) once the run is known to be computed, before any computing.
+    - `before_compute`: called with the run's `RunEstimate` (memory and time) and a note on what the
+      directory held (or None) once the run is known to be computed, before any computing.
 
     **Returns:** `Results` with `path`, `cached` and `note` set. **Raises:** `ConfigError` (bad input,
     an unusable directory, a run that does not fit in memory), `Diverged`, `TheoryError` (a
@@ -122,12 +133,14 @@ def run(
         if serve:
             return Results(load_results(target.path), dict(target.record.summary), target.path, True, note)
         # The cells run one after another: the largest peak is the run's (raises ConfigError: nothing computed yet).
-        estimate = max((check_memory(s) for s in setups), key=lambda e: e.total)
+        memory = max((check_memory(s) for s in setups), key=lambda e: e.total)
+        timing = estimate_time(setups)
         if before_compute is not None:
-            before_compute(estimate, note)
+            before_compute(RunEstimate(memory, timing), note)
         start = time.perf_counter()
         results = run_experiment(config, progress)
         summary = dict(results.summary, config_hash=config_hash, total_seconds=round(time.perf_counter() - start, 3))
+        summary["estimated_seconds"] = timing.as_json()
         fit, extra = _fit_section(setup, results.arrays, summary)
         results = Results(results.arrays, summary, target.path, False, note, results.per_variant)
         target.commit(_writers(config, setup, results, fit, extra), summary, replace_run=True)

@@ -121,8 +121,7 @@ def estimate_memory(setup: Setup | Config) -> MemoryEstimate:
     item = 4 if setup.dtype == "float32" else 8
     random_features = isinstance(setup.student, RandomFeatureStudentSpec)
     block_sizes = setup.blocks if setup.power_law and not random_features else 0
-    student_activation = setup.student.activation
-    closed_form = student_activation == setup.teacher.activation and "i2" in student_activation.closed_forms
+    closed_form = setup.closed_form_error
     points = len(setup.grid.steps) + 64 + 8  # plus the engine's extra pieces
     shared_inputs = variants.shared_inputs  # else each variant rescales its own
     chunk = learner.chunk_size or auto_chunk_size(seeds if shared_inputs else h * seeds, n, item)

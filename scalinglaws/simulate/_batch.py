@@ -21,8 +21,7 @@ class Batch:
     context: object
     spec: object  # hashable: `KernelSpec` or `ReducedSpec`
     kernel: Callable  # `segment` or `reduced_segment`
-    partition: GaussianData
-    z_test: jax.Array
+    inputs: tuple  # what the kernel reads besides state, context and counts (`segment`: partition, test set)
     field_eigenvalues: np.ndarray
     teacher_overlaps: tuple
     features: tuple | None  # the feature statistics, when the closed-form eps_g needs them

@@ -24,27 +24,20 @@ def host_loop(batch: Batch, lengths, threshold, stop_on_divergence, progress):
     """Run the segments of the batch's kernel (`segment`, or the reduced chain's
     `reduced_segment`); returns `(observations per call, diverged_alpha over (H * S), compile and
     run seconds)`. Stops early once every run (with `stop_on_divergence`: any run) has diverged."""
-    state, context, partition, z_test, spec, kernel = (
-        batch.state,
-        batch.context,
-        batch.partition,
-        batch.z_test,
-        batch.spec,
-        batch.kernel,
-    )
+    state, context, inputs, spec, kernel = batch.state, batch.context, batch.inputs, batch.spec, batch.kernel
     n = spec.input_dim
     calls = lengths.reshape(-1, PIECES_PER_CALL)
     # Compile (or fetch from JAX's cache: a new learning rate does not recompile) with an empty
     # segment, which leaves the state as it is.
     start = time.perf_counter()
-    state, _ = kernel(state, context, partition, z_test, jnp.zeros(PIECES_PER_CALL, jnp.int32), spec=spec)
+    state, _ = kernel(state, context, *inputs, jnp.zeros(PIECES_PER_CALL, jnp.int32), spec=spec)
     jax.block_until_ready(state)
     compile_seconds = time.perf_counter() - start
     total, done = int(lengths.sum()), 0
     observations, diverged_at = [], None
     start = time.perf_counter()
     for index, counts in enumerate(calls):
-        state, obs = kernel(state, context, partition, z_test, jnp.asarray(counts), spec=spec)
+        state, obs = kernel(state, context, *inputs, jnp.asarray(counts), spec=spec)
         # (S, pieces, H, ...) -> (H * S, pieces, ...)
         batch = obs.eps_g.shape[0] * obs.eps_g.shape[2]
         obs = jtu.tree_map(lambda x: np.moveaxis(x, 2, 0).reshape(batch, *x.shape[1:2], *x.shape[3:]), to_host(obs))

@@ -31,7 +31,7 @@ set to zero; its normal then only adds to `|x_l|^2`, which keeps the norm's law 
 """
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import equinox as eqx
 import jax
@@ -73,7 +73,8 @@ class ReducedState(eqx.Module):
 class ReducedContext(eqx.Module):
     """Everything a seed's chain reads (leading axis S): activations, the teacher's fixed block
     overlaps `t` and their Cholesky factors and inverses, the effective second layer `c_M A`, the
-    chain's key, label noise, and the variants' learning rates and block eigenvalues (S, H, ...)."""
+    chain's key, label noise, the variants' learning rates and block eigenvalues (S, H, ...), and
+    the input dimension N (traced, so that a sweep over N compiles once)."""
 
     student_activation: AbstractActivation
     teacher_activation: AbstractActivation
@@ -85,25 +86,24 @@ class ReducedContext(eqx.Module):
     noise_std: Float[Array, " S"]
     rates: LearningRates
     eigenvalues: Float[Array, "S H L"]
+    input_dim: Float[Array, " S"]
 
 
 @dataclass(frozen=True)
 class ReducedSpec:
-    """Everything static about a reduced run (hashable: it keys JAX's compilation cache)."""
+    """Everything static about a reduced run (hashable: it keys JAX's compilation cache). N is not
+    in it: the chain reads N from its context, so one program serves every N of a sweep whose
+    chi-square degrees of freedom `N / L - K - M` are in one regime (`dof_regime`)."""
 
     chunk_size: int
     noisy: bool
     train_second_layer: bool
     blocks: bool  # record the block overlaps (non-isotropic data)
-    input_dim: int
-    block_size: int  # N / L
     student_scale: float  # c_K
     hidden: int  # K
     teacher_hidden: int  # M
-
-    @property
-    def chi_square_dof(self) -> int:
-        return self.block_size - self.hidden - self.teacher_hidden
+    dof_regime: int  # of N / L - K - M: 0, 1 or at least 2
+    input_dim: int = field(compare=False)  # N, for the host only: never read while tracing
 
 
 def _semidefinite_cholesky(a: Float[Array, "L D D *batch"], scale: Float[Array, "L D D *batch"]) -> Array:
@@ -163,7 +163,7 @@ class _Chain(eqx.Module):
 
 class _Fixed(eqx.Module):
     """The context in the batch-last layout: teacher factors (L, M, M, 1, S), effective teacher
-    second layer (M, 1, S), noise (1, S), rates (H, S), eigenvalues (L, H, S)."""
+    second layer (M, 1, S), noise (1, S), rates (H, S), eigenvalues (L, H, S), N (1, S)."""
 
     t_factor: Array
     t_factor_inverse: Array
@@ -172,6 +172,7 @@ class _Fixed(eqx.Module):
     eta: Array
     eta_v: Array
     eigenvalues: Array
+    input_dim: Array
 
 
 def _fixed(ctx: ReducedContext) -> _Fixed:
@@ -188,6 +189,7 @@ def _fixed(ctx: ReducedContext) -> _Fixed:
         ctx.rates.first.T,
         ctx.rates.second.T,
         jnp.moveaxis(ctx.eigenvalues, (0, 1), (2, 1)),
+        ctx.input_dim[None, :],
     )
 
 
@@ -207,7 +209,8 @@ def _step(spec: ReducedSpec, ctx: ReducedContext, fixed: _Fixed, chain: _Chain, 
     """One online-SGD step of every chain (the module docstring's update); `draws` are one step's
     normals (L, K + M, 1, S), chi-squares (L, 1, S) and label noise (1, S)."""
     z, chi, xi = draws
-    m, n = spec.teacher_hidden, spec.input_dim
+    m, n = spec.teacher_hidden, fixed.input_dim  # n: (1, S)
+    n_blocks = n[None, None, None]  # against (L, K, ., H, S)
     root = jnp.sqrt(fixed.eigenvalues)[:, None]
     lam_l, nu_l = _fields(chain, fixed, z[:, :m], z[:, m:])
     lam_l, nu_l = root * lam_l, root * nu_l
@@ -221,22 +224,28 @@ def _step(spec: ReducedSpec, ctx: ReducedContext, fixed: _Fixed, chain: _Chain, 
     delta = y - jnp.sum(scaled * act, axis=0)
     a = fixed.eta[None] * scaled * delta[None] * g.derivative(lam)
     norms = fixed.eigenvalues * (jnp.sum(z * z, axis=1) + chi)  # |x_l|^2
-    r = chain.r + a[None, :, None] * nu_l[:, None] / n
+    r = chain.r + a[None, :, None] * nu_l[:, None] / n_blocks
     cross = a[None, :, None] * lam_l[:, None]
-    q = chain.q + (cross + jnp.swapaxes(cross, 1, 2)) / n + norms[:, None, None] * (a[:, None] * a[None])[None] / n**2
+    q = (
+        chain.q
+        + (cross + jnp.swapaxes(cross, 1, 2)) / n_blocks
+        + norms[:, None, None] * (a[:, None] * a[None])[None] / n_blocks**2
+    )
     second = chain.second
     if spec.train_second_layer:
         second = second + ((fixed.eta_v / n) * spec.student_scale * delta)[None] * act
     return _Chain(q, r, second)
 
 
-def _draw(spec: ReducedSpec, key, counter, blocks: int):
+def _draw(spec: ReducedSpec, key, counter, input_dim, blocks: int):
     """One chunk of a seed's random numbers: the fields' normals (chunk, L, K + M), the
-    chi-squares (chunk, L) and the label noise (chunk,), drawn in float32."""
+    chi-squares with `N / L - K - M` degrees of freedom (chunk, L) and the label noise (chunk,),
+    drawn in float32."""
     kz, kc, kn = jr.split(jr.fold_in(key, counter), 3)
     size = (spec.chunk_size, blocks)
     z = jr.normal(kz, (*size, spec.hidden + spec.teacher_hidden), jnp.float32)
-    chi = chi_square(kc, spec.chi_square_dof, size, jnp.float32)
+    dof = input_dim / blocks - (spec.hidden + spec.teacher_hidden)
+    chi = chi_square(kc, dof, size, jnp.float32, regime=spec.dof_regime)
     xi = jr.normal(kn, (spec.chunk_size,), jnp.float32) if spec.noisy else jnp.zeros(spec.chunk_size, jnp.float32)
     return z, chi, xi
 
@@ -252,8 +261,8 @@ def _chunk(spec: ReducedSpec, ctx: ReducedContext, fixed: _Fixed, st: _Segment, 
     """`chunk_size` steps of every chain on fresh draws, a seed's variants sharing theirs (common
     random numbers, as the full engine's variants share their inputs); with `active`, only the
     first `active` steps take effect."""
-    draw = jax.vmap(functools.partial(_draw, spec), in_axes=(0, 0, None), out_axes=-1)
-    z, chi, xi = draw(ctx.key, st.counter, ctx.t.shape[1])  # (chunk, ..., S)
+    draw = jax.vmap(functools.partial(_draw, spec), in_axes=(0, 0, 0, None), out_axes=-1)
+    z, chi, xi = draw(ctx.key, st.counter, ctx.input_dim, ctx.t.shape[1])  # (chunk, ..., S)
     dtype = st.chain.q.dtype
     draws = (z[..., None, :].astype(dtype), chi[..., None, :].astype(dtype), xi[:, None, :].astype(dtype))
 
@@ -292,11 +301,10 @@ def _observe(spec: ReducedSpec, ctx: ReducedContext, chain: _Chain) -> Observati
 
 
 @functools.partial(jax.jit, static_argnames="spec", donate_argnums=0)
-def reduced_segment(state: ReducedState, ctx: ReducedContext, partition, z_test, counts, *, spec: ReducedSpec):
+def reduced_segment(state: ReducedState, ctx: ReducedContext, counts, *, spec: ReducedSpec):
     """Advance every chain by `counts[p]` steps and observe, for each piece `p` (the full
-    engine's `segment`, for the reduced chain; `partition` and `z_test` are unused). Returns the
-    state and the observations with leading axes (S, pieces, H)."""
-    del partition, z_test
+    engine's `segment`, for the reduced chain). Returns the state and the observations with
+    leading axes (S, pieces, H)."""
     fixed = _fixed(ctx)
     chain = _Chain(*(_batch_last(x) for x in (state.q, state.r, state.second)))
 

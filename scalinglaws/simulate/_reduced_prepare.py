@@ -9,6 +9,7 @@ from .._activations import AbstractActivation
 from .._models import LearningRates, TwoLayerNetwork
 from .._sharding import shard_leading_axis
 from ._batch import Batch, recording_partition, teacher_overlaps
+from ._chi_square import dof_regime
 from ._kernel import first
 from ._reduced import ReducedContext, ReducedSpec, ReducedState, reduced_segment, teacher_factors
 from ._schedule import auto_chunk_size
@@ -42,10 +43,12 @@ def why_not_reduced(
     return None
 
 
-def reduced_batch(networks, q_blocks, r_blocks, t_blocks, rates: LearningRates, eigenvalues, noise_std: float):
+def reduced_batch(
+    networks, q_blocks, r_blocks, t_blocks, rates: LearningRates, eigenvalues, noise_std: float, input_dim: int
+):
     """The state (leading axes S, H) and context of the chains of `networks` (teachers, students,
     data keys; leading axis S) with block overlaps `q_blocks`, `r_blocks`, `t_blocks` (S, L, ...),
-    for the variants' learning rates (H,) and block eigenvalues (H, L)."""
+    for the variants' learning rates (H,) and block eigenvalues (H, L), in `input_dim` dimensions."""
     teachers, students, data_keys = networks
     seeds, variants = q_blocks.shape[0], eigenvalues.shape[0]
 
@@ -69,6 +72,7 @@ def reduced_batch(networks, q_blocks, r_blocks, t_blocks, rates: LearningRates, 
         jnp.full(seeds, float(noise_std), jnp.float64),
         LearningRates(per_seed(rates.first), per_seed(rates.second)),
         per_seed(eigenvalues),
+        jnp.full(seeds, float(input_dim), jnp.float64),
     )
     return state, context
 
@@ -98,7 +102,7 @@ def prepare_reduced(datas, lrs, lrs_v, networks, chunk_size, test_size, noise_st
     r_blocks = jax.vmap(partition.block_overlaps)(w, teachers.first.astype(jnp.float64))
     rates = LearningRates(jnp.asarray(lrs), jnp.asarray(lrs_v))
     state, context = reduced_batch(
-        networks, q_blocks, r_blocks, t_blocks, rates, jnp.asarray(field_eigenvalues), noise_std
+        networks, q_blocks, r_blocks, t_blocks, rates, jnp.asarray(field_eigenvalues), noise_std, n
     )
     state, context = shard_leading_axis((state, context), across_processes=True)
     k, m = student.hidden, teacher.hidden
@@ -110,19 +114,18 @@ def prepare_reduced(datas, lrs, lrs_v, networks, chunk_size, test_size, noise_st
         float(noise_std) > 0,
         train_second_layer,
         not all(d.identity for d in datas),
-        n,
-        n // partition.distinct,
         student.scale,
         k,
         m,
+        dof_regime(n // partition.distinct - k - m),
+        input_dim=n,
     )
     return Batch(
         state,
         context,
         spec,
         reduced_segment,
-        partition,
-        jnp.zeros((0, n), jnp.float32),
+        (),  # nothing that depends on N: one program for every N
         field_eigenvalues,
         (t_plain, t_blocks, t_field),
         None,

@@ -42,10 +42,12 @@ class Trajectory(eqx.Module):
 
 class AbstractTheory(eqx.Module):
     """A theory of a `Setup`. Final subclasses set `description` and `students` (the student specs
-    they model) and implement the three methods."""
+    they model) and `trace_seconds` (what tracing its programs costs, even from a warm compilation
+    cache), and implement the four methods."""
 
     description: ClassVar[str]
     students: ClassVar[tuple[type, ...]]
+    trace_seconds: ClassVar[float] = 0.0  # tracing (and loading) its compiled programs, once per shape
 
     @abc.abstractmethod
     def why_not(self, setup) -> str | None:
@@ -55,6 +57,11 @@ class AbstractTheory(eqx.Module):
     def initial_state(self, setup, networks: list):
         """The theory's initial state for every seed, from the `Networks` the learner trains
         (`Setup.networks`: one per group of variants sharing a student size)."""
+
+    @abc.abstractmethod
+    def estimate_seconds(self, setup) -> float:
+        """The wall time of `solve` on the reference machine, compiling excluded, by a cost model of
+        the theory's own (`scalinglaws._cost`), before anything is computed."""
 
     @abc.abstractmethod
     def solve(self, setup, state0) -> Trajectory:

@@ -52,6 +52,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._cost import UNIT_SECONDS, decades
 from .._full_batch import FullBatchLangevin, KernelProblem
 from .._jax_config import require_float64
 from .._setup import KernelRegressionSpec, LinearTeacherSpec, Setup
@@ -295,6 +296,7 @@ class DMFTTheory(AbstractTheory):
         "self-consistency, fixed-Talbot inversion"
     )
     students: ClassVar[tuple[type, ...]] = (KernelRegressionSpec,)
+    trace_seconds: ClassVar[float] = 2.0
     nodes: int = 24
 
     def why_not(self, setup: Setup) -> str | None:
@@ -307,6 +309,17 @@ class DMFTTheory(AbstractTheory):
     def initial_state(self, setup: Setup, networks: list) -> KernelProblem:
         """The DMFT averages over data, teacher and initial weights: its state is the problem."""
         return setup.learner.problem(setup)
+
+    def estimate_seconds(self, setup: Setup) -> float:
+        """O(N) per Talbot node: `nodes` per factor 4 in time for the curves, each node's Newton
+        solve of `u(s)` (about 30 iterations), and the (T, N) mode curves; an anisotropic teacher's
+        double inversion has `nodes^2` node pairs per recording time."""
+        n, times = setup.input_dim, np.asarray(setup.grid.times, np.float64)
+        windows = decades(times) / np.log10(4.0) + 1
+        units = windows * self.nodes * 30 * n + len(times) * self.nodes * n
+        if np.ndim(setup.teacher.variances(n)) != 0:
+            units += len(times) * self.nodes**2 * n
+        return UNIT_SECONDS * units
 
     def solve(self, setup: Setup, state0: KernelProblem) -> Trajectory:
         times = np.asarray(setup.grid.times, np.float64)

@@ -19,7 +19,7 @@ from jaxtyping import Array, ArrayLike, Float, PyTree
 from .._jax_config import require_float64
 
 
-__all__ = ["ODESolution", "TheoryError", "check_solution", "check_step_limit", "solve_ode"]
+__all__ = ["ODESolution", "TheoryError", "check_solution", "check_step_limit", "padded_times", "solve_ode"]
 
 
 class TheoryError(RuntimeError):
@@ -40,6 +40,19 @@ class ODESolution(eqx.Module):
     ys: PyTree
     result: Any
     num_steps: Array
+
+
+_SAVE_BUCKET = 32
+
+
+def padded_times(alpha: Float[ArrayLike, " T"]) -> Float[np.ndarray, " T2"]:
+    """The save times `alpha` with the last repeated up to a multiple of 32: the cells of a sweep
+    whose time grids differ by a few points (`log_time_grid` drops the duplicate steps of small N)
+    then share one compiled solve. Repeated save times cost no solver step; slice the solution
+    back to `len(alpha)`."""
+    alpha = np.asarray(alpha, np.float64)
+    padded = -(-len(alpha) // _SAVE_BUCKET) * _SAVE_BUCKET
+    return np.concatenate([alpha, np.full(padded - len(alpha), alpha[-1])])
 
 
 def solve_ode(

@@ -26,9 +26,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._activations import AbstractActivation, hermite_series
+from .._cost import UNIT_SECONDS, ode_steps
 from .._homogeneous import Overlaps, reduced_weights
 from .._learners import OnlineSGD
-from .._population import PopulationDescent, PopulationFlow, descend, flow, homogeneous_problem
+from .._population import (
+    FLOW_STEPS_PER_DECADE,
+    PopulationDescent,
+    PopulationFlow,
+    descend,
+    flow,
+    homogeneous_problem,
+    homogeneous_step_units,
+)
 from .._setup import HomogeneousStudentSpec, Setup
 from ._abstract import AbstractTheory, Trajectory, masked
 
@@ -119,6 +128,7 @@ class EmergenceTheory(AbstractTheory):
         "overlaps (d-independent), greedy maximum selection"
     )
     students: ClassVar[tuple[type, ...]] = (HomogeneousStudentSpec,)
+    trace_seconds: ClassVar[float] = 0.3
 
     def why_not(self, setup: Setup) -> str | None:
         if not isinstance(setup.learner, (PopulationDescent, PopulationFlow, OnlineSGD)):
@@ -144,6 +154,15 @@ class EmergenceTheory(AbstractTheory):
             norms = jnp.diagonal(start.q, axis1=-2, axis2=-1)
             out.append((reduced, coefficients, np.asarray(start.r), np.asarray(norms), group.variants))
         return out
+
+    def estimate_seconds(self, setup: Setup) -> float:
+        """The learner's own cost model in P + m dimensions instead of d (`homogeneous_step_units`):
+        descent's steps, or the flow's solver steps, for every seed and variant."""
+        units = homogeneous_step_units(setup, setup.teacher.hidden + max(setup.variants.hidden))
+        runs = max(setup.seeds, 1) * setup.variants.size
+        if isinstance(setup.learner, PopulationFlow):
+            return UNIT_SECONDS * 6 * ode_steps(setup.grid.times, FLOW_STEPS_PER_DECADE) * runs * units
+        return UNIT_SECONDS * int(setup.grid.steps[-1]) * runs * units
 
     def _reduced(self, setup: Setup, reduced, axes, coefficients, rate: float) -> dict:
         """The reduced dynamics of one variant: descent with step `rate`, or the flow."""

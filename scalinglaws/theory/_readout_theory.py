@@ -14,10 +14,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._cost import LAPACK_FLOPS_PER_UNIT, UNIT_SECONDS, ode_steps
 from .._models import output_scale
 from .._setup import Networks, RandomFeatureStudentSpec, Setup
 from ._abstract import AbstractTheory, Trajectory, masked
-from ._driver import check_step_limit
+from ._driver import check_step_limit, padded_times
 from ._random_features import rf_asymptotic_error, rf_asymptotic_error_large_n
 from ._readout import rf_critical_learning_rate, rf_stationary_error, solve_readout
 
@@ -38,6 +39,10 @@ class FeatureState(eqx.Module):
     readouts: list
 
 
+_STEPS_PER_DECADE = 100
+_STEP_UNITS = 40
+
+
 class ReadoutTheory(AbstractTheory):
     """Result names: `eps_g_theory` (H, S, T) from the readout ODE, `eps_g_asymptote` (H, S) the
     eta -> 0 limit, `eps_g_stationary` (H, S) the finite-eta stationary error (inf above `eta_c`),
@@ -49,6 +54,7 @@ class ReadoutTheory(AbstractTheory):
         "derivation in scalinglaws.theory._readout), solved per seed from each seed's own features and teacher"
     )
     students: ClassVar[tuple[type, ...]] = (RandomFeatureStudentSpec,)
+    trace_seconds: ClassVar[float] = 2.5
 
     def why_not(self, setup: Setup) -> str | None:
         activation = setup.student.activation
@@ -81,6 +87,16 @@ class ReadoutTheory(AbstractTheory):
             and abs(teacher.noise_std) == 0
         )
 
+    def estimate_seconds(self, setup: Setup) -> float:
+        """Every lane's eigendecomposition of its `K x K` feature covariance (about `10 K^3` flops, at
+        `LAPACK_FLOPS_PER_UNIT`) and
+        its stiff solve: `_STEPS_PER_DECADE` Rodas4 steps per decade of alpha, each a few `O(K)`
+        evaluations and solves (`_STEP_UNITS K`)."""
+        k = max(setup.variants.hidden)
+        lanes = setup.variants.size * max(setup.seeds, 1)
+        steps = ode_steps(setup.grid.times, _STEPS_PER_DECADE)
+        return UNIT_SECONDS * lanes * (10 * k**3 / LAPACK_FLOPS_PER_UNIT + steps * _STEP_UNITS * k)
+
     def _curves(self, setup: Setup, c, b, tau, readout, eta, scale: float):
         """The readout ODE of every lane (a leading axis on `c`, `b`, `tau`, `readout` and the
         learning rates `eta`) in one vmapped solve: `(eps_g, diverged_alpha)`."""
@@ -92,7 +108,7 @@ class ReadoutTheory(AbstractTheory):
                 b_,
                 tau_,
                 scale * a0,
-                jnp.asarray(alpha),
+                jnp.asarray(padded_times(alpha)),
                 learning_rate=eta_,
                 scale=scale,
                 input_dim=setup.input_dim,
@@ -105,7 +121,7 @@ class ReadoutTheory(AbstractTheory):
 
         solution, eps = jax.vmap(one)(*(jnp.asarray(x) for x in (c, b, tau, readout, eta)))
         check_step_limit(solution, "the readout theory")
-        eps = np.array(eps)
+        eps = np.array(eps[:, : len(alpha)])
         failed = np.asarray(solution.result != diffrax.RESULTS.successful)
         bad, diverged_alpha = masked(eps, failed, alpha, setup.divergence_threshold)
         eps[bad] = np.nan

@@ -16,12 +16,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._cost import UNIT_SECONDS, ode_steps
 from .._observables import overlaps
 from .._setup import Networks, Setup, TwoLayerStudentSpec
 from .._sharding import shard_leading_axis
 from ._abstract import AbstractTheory, Trajectory, lanes, masked
 from ._blocks import BlockArgs, BlockState, EigenBlockODE
-from ._driver import check_step_limit
+from ._driver import check_step_limit, padded_times
 from ._rosenbrock import Rodas4, dense_factorise
 from ._scm import SCMArgs, SCMState, SoftCommitteeODE, solve_soft_committee
 
@@ -55,11 +56,16 @@ def _common_reason(setup: Setup) -> str | None:
     return None
 
 
+_STEPS_PER_DECADE = 300  # adaptive steps of a plateau-and-escape solve at the default tolerances
+_INTEGRAL_UNITS = 6  # one closed-form Gaussian integral (an arcsine: about 31 ns)
+
+
 class _AbstractOrderParameterTheory(AbstractTheory):
     """The shared solve of the two ODEs; subclasses choose the ODE and whether it is block-resolved."""
 
     students: ClassVar[tuple[type, ...]] = (TwoLayerStudentSpec,)
     blocks: ClassVar[bool]
+    trace_seconds: ClassVar[float] = 2.5
 
     def initial_state(self, setup: Setup, networks: list[Networks]) -> InitialOverlaps:
         (net,) = networks
@@ -72,6 +78,21 @@ class _AbstractOrderParameterTheory(AbstractTheory):
         q, r, t = (np.asarray(jax.vmap(overlaps)(x, y)) for x, y in ((w, w), (w, b), (b, b)))
         v = np.asarray(net.students.second, np.float64)
         return InitialOverlaps(q, r, t, v, np.asarray(net.teachers.second, np.float64), **blocks)
+
+    def estimate_seconds(self, setup: Setup) -> float:
+        """Every lane (variant x seed) at `_STEPS_PER_DECADE` solver steps per decade of alpha, six
+        evaluations of the right-hand side each, whose `K^2 (K + M)^2` Gaussian integrals (`I4`, an
+        arcsine each for erf; vectorised, a quarter of `_INTEGRAL_UNITS` each, and 64 for the rest)
+        cost about `_INTEGRAL_UNITS` units; the block ODE adds `L K (K + M)` updates per integral
+        pair, and its stiff solve the blocks' `(K^2 + K M)^3` factorisations."""
+        k, m = max(setup.variants.hidden), setup.teacher.hidden
+        lanes = setup.variants.size * max(setup.seeds, 1)
+        evaluation = _INTEGRAL_UNITS * (64 + k * k * (k + m) ** 2 / 4)
+        if self.blocks:
+            evaluation += setup.blocks * k * (k + m) ** 2
+            if self._solver(setup, self._ode(setup)) is not None:
+                evaluation += setup.blocks * (k * k + k * m) ** 3 / 6
+        return UNIT_SECONDS * lanes * 6 * ode_steps(setup.grid.times, _STEPS_PER_DECADE) * evaluation
 
     def _ode(self, setup: Setup):
         student = setup.student
@@ -136,7 +157,7 @@ class _AbstractOrderParameterTheory(AbstractTheory):
                 ode,
                 s,
                 a,
-                jnp.asarray(alpha),
+                jnp.asarray(padded_times(alpha)),
                 rtol=options.rtol,
                 atol=options.atol,
                 max_steps=options.max_steps,
@@ -146,10 +167,11 @@ class _AbstractOrderParameterTheory(AbstractTheory):
         )
         solution, eps = solve(*shard_leading_axis(self._lanes(setup, state0), batch_loop=True))
         check_step_limit(solution, "the theory")
-        eps = np.asarray(eps)
+        ys = jax.tree_util.tree_map(lambda x: np.asarray(x[:, : len(alpha)]), solution.ys)
+        eps = np.asarray(eps[:, : len(alpha)])
         failed = np.asarray(solution.result != diffrax.RESULTS.successful)
         bad, diverged_alpha = masked(eps, failed, alpha, setup.divergence_threshold)
-        q, r = np.asarray(solution.ys.q), np.asarray(solution.ys.r)
+        q, r = ys.q, ys.r
         curves = {"eps_g_theory": eps}
         shared = {"T_theory": state0.t}
         if self.blocks:
@@ -158,7 +180,7 @@ class _AbstractOrderParameterTheory(AbstractTheory):
         else:
             curves.update(Q_theory=q, R_theory=r)
         if setup.student.train_second_layer:
-            curves["v_theory"] = np.asarray(solution.ys.v)
+            curves["v_theory"] = ys.v
         per_variant = {}
         for name, x in curves.items():
             x = x.copy()
