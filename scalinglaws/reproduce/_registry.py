@@ -8,14 +8,14 @@ from ._figure import AbstractFigure
 __all__ = ["FIGURES", "figure", "register"]
 
 FIGURES: dict[str, AbstractFigure] = {}
-_ID = re.compile(r"p[1-5]-[a-z0-9-]+")
+_ID = re.compile(r"p[1-5]-[a-z0-9-]+|laws")  # a paper's figure, or the laws table of all five
 
 
 def register(cls: type[AbstractFigure]) -> type[AbstractFigure]:
     """Class decorator: register an instance of the figure `cls` under its `id`."""
     figure_ = cls()
     if not _ID.fullmatch(figure_.id):
-        raise ValueError(f"a figure id is p<paper>-<name> in lower case, got {figure_.id!r}")
+        raise ValueError(f"a figure id is p<paper>-<name> in lower case (or laws), got {figure_.id!r}")
     if figure_.id in FIGURES:
         raise ValueError(f"figure {figure_.id!r} is registered twice")
     FIGURES[figure_.id] = figure_

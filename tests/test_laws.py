@@ -1,0 +1,78 @@
+"""The laws table (`scalinglaws reproduce laws`): its verdicts, its measurements, and the laws'
+physics at small size."""
+
+import numpy as np
+import pytest
+
+from scalinglaws.reproduce import FIGURES, Runs
+from scalinglaws.reproduce._laws import (
+    LAWS,
+    LawRow,
+    Measured,
+    offset_exponent,
+    simulated_exponent,
+    table,
+    window_exponent,
+)
+from scalinglaws.reproduce._laws_p1 import linear_theory_exponent, power_law_window
+from scalinglaws.reproduce._laws_p3 import soft_mode
+
+
+def _row(theory, simulation=None, expected=0.5):
+    sizes = tuple(f"L = {4**i}" for i in range(len(theory)))
+    return LawRow("P0", "law", "b", expected, "derived", sizes, tuple(theory), simulation, "window")
+
+
+def test_the_verdict_says_where_a_law_holds_and_whether_the_simulation_confirms_it():
+    agrees, disagrees = Measured(0.52, 0.47, 0.55, "L = 4"), Measured(0.7, 0.65, 0.75, "L = 4")
+    assert _row([0.49, 0.51, 0.5], agrees).verdict() == "holds; the simulation agrees with the theory at L = 4"
+    assert _row([0.3, 0.47, 0.52], agrees).verdict().startswith("holds asymptotically, from L = 4 ")
+    assert _row([0.3, 0.47, 0.42]).verdict().startswith("does not hold: the theory gives 0.42 at L = 16")
+    assert _row([0.3, 0.6, 0.52]).verdict().startswith("holds asymptotically, from L = 16")  # not from L = 4
+    assert _row([0.5, 0.5, 0.5], disagrees).verdict().endswith("does not agree with the theory at L = 4 (0.5)")
+    # The simulation is held to the theory at its own size: an early size need not show the limit.
+    assert _row([0.7, 0.6, 0.5], disagrees).verdict().endswith("agrees with the theory at L = 4")
+    elsewhere = Measured(0.52, 0.47, 0.55, "N = 9")  # not one of the theory's sizes: held to the law
+    assert _row([0.5, 0.5, 0.5], elsewhere).verdict().endswith("agrees with the law at N = 9")
+    assert _row([0.5, 0.5, 0.5], None).verdict() == "holds; no simulation"
+    lines = table([_row([0.49, 0.51, 0.5], agrees)])
+    assert "| holds; the simulation agrees" in lines[2] and "0.520 [0.470, 0.550] at L = 4" in lines[2]
+
+
+def test_the_measured_exponent_and_its_interval():
+    x = np.geomspace(1, 1e4, 41)
+    assert window_exponent(x, 3 * x**-0.75, (10.0, 1e3)) == pytest.approx(0.75, abs=1e-12)
+    assert np.isnan(window_exponent(x, x**-1.0, (2.0, 2.5)))  # fewer than three points
+    # A power law on a constant, of either sign: the pure slope is biased, the offset fit is not.
+    for offset in (-0.1, 0.1):
+        y = 3 * x**-0.4 + offset
+        assert abs(window_exponent(x, y, (10.0, 1e3)) - 0.4) > 0.05
+        assert offset_exponent(x, y, (10.0, 1e3)) == pytest.approx(0.4, abs=2e-4)
+    # Noisy seeds around a planted law: the bootstrap interval covers it and is not degenerate.
+    rng = np.random.default_rng(0)
+    seeds = 2 * x**-0.5 * np.exp(rng.normal(0, 0.1, (16, x.size)))
+    measured = simulated_exponent(x, seeds, (10.0, 1e3), "N = 1")
+    assert measured.low < 0.5 < measured.high and measured.high - measured.low > 1e-3
+    assert measured.low <= measured.value <= measured.high
+
+
+def test_the_linear_exponent_converges_to_beta_over_one_plus_beta_as_the_window_opens():
+    """The exact linear learning curve: its exponent on the power-law window, the finite-L offset
+    fitted, approaches beta / (1 + beta) as L grows (the window widens as L^(1+beta)); measured:
+    within 0.012 at L = 64 and 0.003 at L = 256 for beta = 0.5, 1, 2."""
+    for beta in (0.5, 1.0, 2.0):
+        gaps = [abs(linear_theory_exponent(size, beta) - beta / (1 + beta)) for size in (64, 256)]
+        assert gaps[1] <= gaps[0] + 1e-3 and gaps[1] < 0.01, (beta, gaps)
+    low, high = power_law_window(np.asarray([4.0, 1.0, 0.25]), 0.1)
+    assert (low, high) == pytest.approx((10 / 0.8, 16 / 8.0))
+
+
+def test_the_laws_table_is_registered_and_the_soft_mode_rows_are_measured(tmp_path):
+    assert "laws" in FIGURES and LAWS
+    rows = soft_mode(Runs(tmp_path, quick=True), True)
+    assert [row.expected for row in rows] == [2.0, 1.0]
+    for row in rows:
+        assert len(row.theory) == 3 and all(np.isfinite(row.theory))
+        # The ODE's local exponents creep towards their limits from below, decade by decade.
+        assert row.theory[0] < row.theory[1] < row.theory[2] <= row.expected + 0.05
+        assert np.isfinite(row.simulation.value) and row.simulation.low < row.simulation.high
