@@ -76,3 +76,14 @@ def test_the_laws_table_is_registered_and_the_soft_mode_rows_are_measured(tmp_pa
         # The ODE's local exponents creep towards their limits from below, decade by decade.
         assert row.theory[0] < row.theory[1] < row.theory[2] <= row.expected + 0.05
         assert np.isfinite(row.simulation.value) and row.simulation.low < row.simulation.high
+
+
+def test_the_dmft_gap_to_the_exact_average_shrinks_as_n_grows(tmp_path):
+    """P5: the DMFT is the N -> infinity limit; the exact finite-N average over data draws departs
+    from it at late t by a finite-size gap that shrinks as N grows (P = N)."""
+    from scalinglaws.reproduce._laws_p5 import dmft_large_n_limit
+
+    (row,) = dmft_large_n_limit(Runs(tmp_path, quick=True), True)
+    gaps = np.abs(row.theory)
+    assert gaps[0] > gaps[1] > gaps[2] and gaps[0] > 2 * gaps[2]
+    assert row.simulation.low <= row.simulation.value <= row.simulation.high
