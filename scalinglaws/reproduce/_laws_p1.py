@@ -63,7 +63,7 @@ def linear_power_law(runs: Runs, quick: bool) -> list[LawRow]:
             f"training.learning_rate={_RATE}",
             f"training.alpha_max={high:.6g}",
             "training.points_per_decade=20",
-            "training.seeds=" + ("4" if quick else "8"),
+            "training.seeds=" + ("4" if quick else "32"),
             "theory.enabled=false",
         )
         arrays = runs("p1_linear", f"law-beta{beta:g}", *overrides).arrays
