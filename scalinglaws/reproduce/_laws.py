@@ -4,14 +4,15 @@ our theory at several sizes and by our simulation, with a verdict.
 A law is a number the paper states (an exponent, a ratio that tends to 1): `LawRow` holds the
 paper's (or the derived) value, our theory's value at three or more sizes (so that convergence is
 visible), the simulation's value with its 95 % interval at one size, and the window in which both
-were measured. The verdict compares them with a tolerance (0.05 by default, absolute):
+were measured. The verdict says two things, with a tolerance (0.05 by default, absolute):
 
-- **holds**: the theory is within the tolerance at every size, and the simulation's interval reaches
-  the tolerance band around the paper's value;
-- **holds asymptotically from SIZE**: the theory is within the tolerance from SIZE on (and not
-  before), and the simulation agrees as above;
-- **does not hold**: the theory is outside the tolerance at the largest size, or the simulation
-  contradicts it; the row says why.
+- what the theory says of the law: **holds** (within the tolerance at every size), **holds
+  asymptotically from SIZE** (within it from SIZE on, and not before), or **does not hold** (outside
+  it at the largest size);
+- whether the simulation confirms the theory where it was measured: its interval reaches the
+  tolerance band around the theory's value at the simulation's size (around the law's value where
+  that size is not one of the theory's). An early size need not show the limit; it must show the
+  theory.
 
 Each law is a function registered with `law`, grouped by paper in `_laws_p*.py`; it runs what it
 needs through `Runs` (cached like every figure's runs) and returns its rows.
@@ -233,15 +234,16 @@ class LawsTable(AbstractFigure):
     id: ClassVar[str] = "laws"
     paper: ClassVar[str] = "all five papers (arXiv:2410.09005, 2303.14083, 2104.14546, 2504.19983, 2602.23039)"
     caption: ClassVar[str] = "the headline laws: the paper's value, our theory at each size, our simulation, a verdict"
-    quick_note: ClassVar[str] = "smaller simulations (the theory at the same sizes)"
+    quick_note: ClassVar[str] = "smaller simulations; the DMFT row at N = 50, 100, 200"
     seconds: ClassVar[tuple[float, float]] = (225.0, 45.0)
 
     def draw(self, runs: Runs, *, quick: bool) -> Drawn:
         rows = [row for measure in LAWS for row in measure(runs, quick)]
         lines = [
             "Tolerance 0.05 (absolute) unless a row says otherwise. Theory: our theory at each size; simulation: "
-            "the same measurement on the seed-mean curve (a least-squares slope in log-log over the window), "
-            "95 % interval from a bootstrap over seeds.",
+            "the same measurement on the mean over seeds (or data draws), as the row's window says, with a 95 % "
+            "interval from a bootstrap over them. The verdict: what the theory says of the law, and whether the "
+            "simulation confirms the theory at its size.",
             "",
             *table(rows),
         ]
