@@ -87,3 +87,16 @@ def test_the_dmft_gap_to_the_exact_average_shrinks_as_n_grows(tmp_path):
     gaps = np.abs(row.theory)
     assert gaps[0] > gaps[1] > gaps[2] and gaps[0] > 2 * gaps[2]
     assert row.simulation.low <= row.simulation.value <= row.simulation.high
+
+
+def test_the_exact_random_feature_asymptote_tends_to_the_large_n_formula():
+    """P2: the exact eta -> 0 error of finite-N random features (mean over draws) approaches the
+    Gaussian-equivalence formula at fixed gamma = K / N = 2 as N grows."""
+    from scalinglaws.reproduce._laws_p2 import finite_n_asymptotes
+
+    gaps = []
+    for n in (16, 64):
+        exact, large_n = finite_n_asymptotes(n, 2.0, 16)
+        assert np.all(exact > 0) and large_n > 0
+        gaps.append(abs(exact.mean() / large_n - 1))
+    assert gaps[1] < 0.5 * gaps[0] and gaps[1] < 0.1, gaps
