@@ -100,3 +100,15 @@ def test_the_exact_random_feature_asymptote_tends_to_the_large_n_formula():
         assert np.all(exact > 0) and large_n > 0
         gaps.append(abs(exact.mean() / large_n - 1))
     assert gaps[1] < 0.5 * gaps[0] and gaps[1] < 0.1, gaps
+
+
+def test_the_dmft_loss_falls_as_t_to_the_minus_beta_over_one_plus_beta(tmp_path):
+    """P5: gradient flow on Lambda_ii = i^-(1+beta) (beta = 0.5, 1): the DMFT's exponent in the
+    aligned window approaches beta / (1 + beta) as P = N grows, and the exact average over data
+    draws at N = P = 1000 has the DMFT's exponent there."""
+    from scalinglaws.reproduce._laws_p5 import loss_against_time
+
+    for row, beta in zip(loss_against_time(Runs(tmp_path, quick=True), True), (0.5, 1.0)):
+        gaps = [abs(value - beta / (1 + beta)) for value in row.theory]
+        assert gaps[-1] <= gaps[0] + 1e-3 and gaps[-1] < 0.02, gaps
+        assert abs(row.simulation.value - row.theory[0]) < 0.01 and row.simulation_agrees()
