@@ -36,15 +36,19 @@ def power_law_window(eigenvalues, learning_rate: float, kappa: float = 1.0) -> t
     return 10.0 / rate, lam[0] / lam[-1] / (10.0 * rate)
 
 
-def linear_theory_exponent(blocks: int, beta: float, learning_rate: float = _RATE, measure=offset_exponent) -> float:
-    """The exponent of the exact linear learning curve (K = M = 1, equal initial block errors) on
-    `power_law_window`, L = N = `blocks`, its finite-L offset fitted (`offset_exponent`; or as
-    `measure` says)."""
+def linear_theory_curve(blocks: int, beta: float, learning_rate: float = _RATE):
+    """The exact linear learning curve (K = M = 1, equal initial block errors), L = N = `blocks`, on
+    `power_law_window`: `(alpha, eps_g, window)`."""
     lam = np.asarray(power_law(blocks, beta).eigenvalues, np.float64)
     window = power_law_window(lam, learning_rate)
     alpha = np.geomspace(*window, 80)
     eps = np.asarray(linear_learning_curve(alpha, lam, np.full(blocks, 1.0 / blocks), 1.0, learning_rate))
-    return measure(alpha, eps, window)
+    return alpha, eps, window
+
+
+def linear_theory_exponent(blocks: int, beta: float, learning_rate: float = _RATE) -> float:
+    """The exponent of `linear_theory_curve`, its finite-L offset fitted (`offset_exponent`)."""
+    return offset_exponent(*linear_theory_curve(blocks, beta, learning_rate))
 
 
 @law
@@ -67,7 +71,8 @@ def linear_power_law(runs: Runs, quick: bool) -> list[LawRow]:
             "theory.enabled=false",
         )
         arrays = runs("p1_linear", f"law-beta{beta:g}", *overrides).arrays
-        slopes = ", ".join(f"{linear_theory_exponent(size, beta, measure=window_exponent):.3f}" for size in _SIZES)
+        curves = [linear_theory_curve(size, beta) for size in _SIZES]
+        slopes = ", ".join(f"{window_exponent(*curve):.3f}" for curve in curves)
         rows.append(
             LawRow(
                 paper=PAPER,
@@ -76,7 +81,7 @@ def linear_power_law(runs: Runs, quick: bool) -> list[LawRow]:
                 expected=beta / (1 + beta),
                 source="beta/(1+beta), derived",
                 sizes=tuple(f"L = {size}" for size in _SIZES),
-                theory=tuple(linear_theory_exponent(size, beta) for size in _SIZES),
+                theory=tuple(offset_exponent(*curve) for curve in curves),
                 simulation=simulated_exponent(
                     arrays["alpha"], arrays["eps_g_sim"], (low, high), f"L = {n}", measure=offset_exponent
                 ),
