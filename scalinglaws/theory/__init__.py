@@ -31,6 +31,14 @@ from ._driver import (
     check_step_limit as check_step_limit,
     solve_ode as solve_ode,
 )
+from ._emergence import (
+    EmergenceTheory as EmergenceTheory,
+    crossing_time as crossing_time,
+    greedy_emergence as greedy_emergence,
+    greedy_pairs as greedy_pairs,
+    sampled_overlaps as sampled_overlaps,
+    staircase as staircase,
+)
 from ._laplace import talbot_windows as talbot_windows
 from ._linear import (
     linear_block_errors as linear_block_errors,

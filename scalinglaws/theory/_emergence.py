@@ -19,6 +19,7 @@ After the escape the norm `|v_k|^2` grows logistically at the rate `4 kappa(1) a
 (unhalved, `L(0) = 1` for the paper's normalisations; the project's eps_g is L / 2).
 """
 
+import heapq
 from typing import ClassVar
 
 import jax
@@ -42,7 +43,7 @@ from .._setup import HomogeneousStudentSpec, Setup
 from ._abstract import AbstractTheory, Trajectory, masked
 
 
-__all__ = ["EmergenceTheory", "crossing_time", "greedy_emergence", "staircase"]
+__all__ = ["EmergenceTheory", "crossing_time", "greedy_emergence", "greedy_pairs", "sampled_overlaps", "staircase"]
 
 
 def _leading(activation: AbstractActivation) -> tuple[int, float]:
@@ -71,36 +72,64 @@ def crossing_time(z0, weight, activation: AbstractActivation, *, exact: bool = T
     return (antiderivative(0.5) - antiderivative(z0)) / rate
 
 
+def greedy_pairs(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The paper's greedy maximum selection on `scores` (m, P): repeatedly the global maximum over
+    unused rows and unpaired columns, its row and column then deleted, `min(m, P)` times. Returns
+    `(student (P,), rank (P,))`: the row paired with each column and the order in which it was
+    picked (-1 for columns left unpaired when m < P).
+
+    Each column keeps its rows sorted by score and a heap holds every unpaired column's best row; a
+    popped column whose row has been used since is pushed again with its next unused row. This is the
+    sorted sweep over all m P scores, in `O(m P log m)` for the sorts and `O(P log P)` heap steps."""
+    m, p = scores.shape
+    ranked = np.argsort(-scores, axis=0, kind="stable")  # (m, P): each column's rows, best first
+    head = np.zeros(p, np.int64)
+    heap = [(-float(scores[ranked[0, q], q]), q) for q in range(p)]
+    heapq.heapify(heap)
+    used = np.zeros(m, bool)
+    student, rank = np.full(p, -1), np.full(p, -1)
+    for picked in range(min(m, p)):
+        while True:
+            _, q = heapq.heappop(heap)
+            row = ranked[head[q], q]
+            if not used[row]:
+                break
+            head[q] += int(np.argmin(used[ranked[head[q] :, q]]))  # the next unused row of column q
+            heapq.heappush(heap, (-float(scores[ranked[head[q], q], q]), q))
+        student[q], rank[q], used[row] = row, picked, True
+    return student, rank
+
+
 def greedy_emergence(
     r0: np.ndarray, q0_diagonal: np.ndarray, coefficients: np.ndarray, activation: AbstractActivation, rate: float
 ) -> dict:
-    """The paper's greedy maximum selection from the initial overlaps `r0 = V(0) E^T` (m, P) and
-    norms `q0_diagonal` (m,): `student` (P,) the neuron paired with each direction (-1 when none is
-    left), `step` (P,) the predicted emergence step `tau* / rate` (inf when unpaired), `crossing`
-    (P,) the step at which that neuron's overlap reaches 1/2 alone, and `order` (P,) the rank of
-    each direction in the selection."""
+    """The paper's greedy maximum selection (`greedy_pairs`) from the initial overlaps `r0 = V(0) E^T`
+    (m, P) and norms `q0_diagonal` (m,), scored by `a_q z_kq(0)^(I - 1)`: `student` (P,) the neuron
+    paired with each direction (-1 when none is left), `step` (P,) the predicted emergence step
+    `tau* / rate` (inf when unpaired), `crossing` (P,) the step at which that neuron's overlap reaches
+    1/2 alone, and `order` (P,) the rank of each direction in the selection."""
     order, _ = _leading(activation)
     a = np.asarray(coefficients, np.float64)
     z = np.asarray(r0, np.float64) ** 2 / np.asarray(q0_diagonal, np.float64)[:, None]
-    scores = a[None, :] * z ** (order - 1)
-    m, p = scores.shape
-    student = np.full(p, -1)
-    rank = np.full(p, -1)
-    used = np.zeros(m, bool)
-    picked = 0
-    for flat in np.argsort(-scores, axis=None, kind="stable"):
-        k, q = divmod(int(flat), p)
-        if used[k] or student[q] >= 0:
-            continue
-        student[q], rank[q], used[k] = k, picked, True
-        picked += 1
-        if picked == min(m, p):
-            break
+    student, rank = greedy_pairs(a[None, :] * z ** (order - 1))
     paired = student >= 0
-    z_paired = np.where(paired, z[np.maximum(student, 0), np.arange(p)], 0.5)
+    z_paired = np.where(paired, z[np.maximum(student, 0), np.arange(a.size)], 0.5)
     step = np.where(paired, crossing_time(z_paired, a, activation, exact=False) / rate, np.inf)
     crossing = np.where(paired, crossing_time(np.minimum(z_paired, 0.5), a, activation) / rate, np.inf)
     return {"student": student, "step": step, "crossing": crossing, "order": rank}
+
+
+def sampled_overlaps(width: int, directions: int, dim: int, *, seed: int) -> np.ndarray:
+    """Squared cosines `z_kq(0)` (width, directions) of `width` neurons drawn uniformly on the sphere
+    in `dim >= directions` dimensions with `directions` orthonormal teacher directions: `g_kq^2 /
+    |g_k|^2` for Gaussian `g_k`, the `dim - directions` coordinates outside the teacher's span drawn
+    as one chi-square per neuron (float64)."""
+    if dim < directions:
+        raise ValueError(f"the input dimension {dim} is below the number of teacher directions {directions}")
+    rng = np.random.default_rng(seed)
+    g2 = rng.standard_normal((width, directions)) ** 2
+    rest = rng.chisquare(dim - directions, width) if dim > directions else np.zeros(width)
+    return g2 / (g2.sum(1) + rest)[:, None]
 
 
 def staircase(steps: np.ndarray, emergence: np.ndarray, coefficients: np.ndarray, activation: AbstractActivation):
