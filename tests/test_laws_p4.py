@@ -85,3 +85,32 @@ def test_the_exact_descent_emerges_at_the_greedy_time_as_d_grows():
     cent late at small d (saturation, the Euler step) and approach 1 as d grows."""
     small, large = (descent_over_greedy(d, 2)["ratio"][0] for d in (128, 512))
     assert 1.0 < large < small < 1.15
+
+
+def test_the_frontier_slopes_of_a_planted_power_law():
+    """A frontier that is exactly A C^-1/3 reads -1/3 in every window (the offset fitted and pure)."""
+    from scalinglaws.reproduce._p4_scaling import frontier_slopes, interior
+
+    compute = np.geomspace(1.0, 1e8, 400)
+    loss = 2.0 * compute ** (-1 / 3)
+    widths = (16, 32, 64)
+    best = np.where(compute < 1e2, 16, np.where(compute < 1e6, 32, 64))
+    window = interior(compute, best, widths, loss, 0.0)
+    assert window == pytest.approx((compute[compute >= 1e2][0], compute[compute < 1e6][-1]))
+    slopes = frontier_slopes(compute, loss, window)
+    assert (
+        len(slopes) == 5 and np.allclose(slopes[1:], -1 / 3, atol=1e-9) and slopes[0] == pytest.approx(-1 / 3, abs=1e-3)
+    )
+
+
+def test_p4_scaling_quick_overlays_population_descent_on_its_greedy_staircase(tmp_path):
+    """The quick figure (P = 256, m = 16 ... 512): the frontier's table, and population descent at
+    m = 16 (one seed) on the seeds' mean greedy staircase of that width (median ratio within 20 %)."""
+    from scalinglaws.reproduce import Runs
+    from scalinglaws.reproduce._p4_scaling import P4Scaling
+
+    drawn = P4Scaling().draw(Runs(tmp_path, quick=True), quick=True)
+    text = "\n".join(drawn.lines)
+    assert "| greedy race |" in text and "| deterministic staircase" in text
+    median = float(text.split("greedy staircase (the seeds' mean): median ")[1].split(",")[0])
+    assert 0.8 < median < 1.2

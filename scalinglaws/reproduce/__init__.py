@@ -15,6 +15,7 @@ from . import (  # noqa: F401
     _p2,
     _p3,
     _p4,
+    _p4_scaling,
     _p5,
 )
 from ._api import MANIFEST as MANIFEST, reproduce as reproduce, sized_for_a_gpu as sized_for_a_gpu
