@@ -112,3 +112,14 @@ def test_the_dmft_loss_falls_as_t_to_the_minus_beta_over_one_plus_beta(tmp_path)
         gaps = [abs(value - beta / (1 + beta)) for value in row.theory]
         assert gaps[-1] <= gaps[0] + 1e-3 and gaps[-1] < 0.02, gaps
         assert abs(row.simulation.value - row.theory[0]) < 0.01 and row.simulation_agrees()
+
+
+def test_the_specialised_phase_on_power_law_data_falls_with_the_linear_exponent(tmp_path):
+    """P1: after erf K = M = 2 has specialised on beta = 2 data, the eigen-block ODE's eps_g falls
+    as alpha^-beta/(1+beta) = alpha^-2/3 before the smallest eigenvalue's cut-off (measured 0.650 at
+    L = 128 on [10^3, 2.0 10^3]; 0.709, 0.636 at L = 256, 512)."""
+    from scalinglaws.reproduce._laws_p1_late import late_exponent
+
+    slope, window = late_exponent(Runs(tmp_path, quick=True), 128)
+    assert window[0] == 1e3 and window[1] > 1.5e3
+    assert slope == pytest.approx(2 / 3, abs=0.05)

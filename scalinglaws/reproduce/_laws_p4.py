@@ -18,12 +18,11 @@ exponents do not depend on d, which only sets the time unit) at P = 64, 256, 102
 - the emergence-time law `T_q ∝ q^beta` (the seeds' geometric mean of T_q for q in [4, P / 4]).
 
 The simulation is population gradient descent (the paper's algorithm) at m = P = 64, d = 1024,
-eta = 0.05, sigma_0 = d^-1/2 (8 seeds; quick: 2 at d = 512), computed exactly in the overlaps (the same map as
-the d-dimensional descent, whose agreement `tests/test_emergence.py` checks), measured the same way,
-and the theory's entry at P = 64 is the greedy race of those same seeds (the exponents of a window of
-4 to 16 directions vary from draw to draw by more than the tolerance); and, for `T_q ∝ d^(I-1)`,
-the exact descent's emergence step (a squared cosine
-reaching 1/2) over the greedy `T_q` at d = 256, 1024, 4096, whose ratio must tend to 1.
+eta = 0.05, sigma_0 = d^-1/2 (8 seeds; quick: 2 at d = 256), computed exactly in the overlaps (the
+same map as the d-dimensional descent, whose agreement `tests/test_emergence.py` checks) and measured
+the same way; the theory's entry at P = 64 is the greedy race of those same seeds, since the
+exponents of a window of 4 to 16 directions vary from draw to draw by more than the tolerance. The
+width, compute and dimension laws: `_laws_p4_width`.
 """
 
 import numpy as np
@@ -54,10 +53,12 @@ def greedy_times(z: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 
 def sizes(quick: bool) -> tuple[int, ...]:
+    """The numbers of teacher directions P of the theory column."""
     return (64, 256, 1024) if quick else (64, 256, 1024, 4096)
 
 
 def _seeds(directions: int) -> int:
+    """Sampled seeds of the greedy race at P directions."""
     return 32 if directions <= 256 else (16 if directions <= 1024 else 4)
 
 
@@ -185,8 +186,8 @@ def _time_rows(beta: float, values: dict, found: dict, dim: int, quick: bool) ->
                 f"slope reads {slopes} at the same sizes: the directions beyond P, missing from the loss, steepen "
                 "it, and the free offset C absorbs them. At P = 64 the window (4 to 16 directions) is narrow and "
                 "the exponent varies from draw to draw by more than the tolerance; at d = 256 the loss lags the "
-                "overlaps by a norm-growth time that is relatively longer for the first directions (the "
-                "simulation read 1.54 [1.15, 1.97] against its seeds' 0.891 for beta = 0.8), at d = 1024 much less"
+                "overlaps by a norm-growth time that is relatively longer for the first directions (measured once "
+                "there, beta = 0.8: 1.54 [1.15, 1.97] against its seeds' race 0.891), at d = 1024 much less"
             ),
         ),
         LawRow(
@@ -202,8 +203,7 @@ def _time_rows(beta: float, values: dict, found: dict, dim: int, quick: bool) ->
             note=(
                 f"theory: the greedy T_q = 1/(8 eta a_q z_q(0)) ({seeds} sampled seeds); simulation: the step at "
                 f"which some neuron's squared cosine with direction q reaches 1/2, {simulated}. The q-th pick's "
-                "overlap falls "
-                "like 2 ln(m - q)/d, a logarithmic correction to q^beta"
+                "overlap falls like 2 ln(m - q)/d, a logarithmic correction to q^beta"
             ),
         ),
     ]
@@ -213,7 +213,7 @@ def _time_rows(beta: float, values: dict, found: dict, dim: int, quick: bool) ->
 def time_laws(runs: Runs, quick: bool) -> list[LawRow]:
     rows = []
     for beta in _BETAS:
-        count, dim = (2, 512) if quick else (8, 1024)
+        count, dim = (2, 256) if quick else (8, 1024)
         found = runs.analysis(
             f"law-p4-descent-beta{beta:g}", {"seeds": count, "dim": dim}, lambda: exact_descent(beta, count, dim)
         )

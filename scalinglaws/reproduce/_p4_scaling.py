@@ -110,7 +110,8 @@ class P4Scaling(AbstractFigure):
         directions, dim, widths, seeds = _sizes(quick)
         a = coefficients(directions, _BETA)
         octaves = int(round(np.log2(widths[-1] / widths[0])))
-        dense = tuple(sorted({*widths, *np.round(np.geomspace(widths[0], widths[-1], 3 * octaves + 1)).astype(int)}))
+        grid = np.round(np.geomspace(widths[0], widths[-1], 3 * octaves + 1)).astype(int)
+        dense = tuple(sorted({*widths, *(int(m) for m in grid)}))
         params = {"directions": directions, "dim": dim, "widths": [int(m) for m in dense], "seeds": seeds}
         found = runs.analysis("p4-scaling-greedy", params, lambda: greedy_staircases(directions, dim, dense, seeds))
         times = {int(m): np.asarray(found[f"m{m}"]).reshape(seeds, directions) for m in dense}
