@@ -114,3 +114,38 @@ def test_p4_scaling_quick_overlays_population_descent_on_its_greedy_staircase(tm
     assert "| greedy race |" in text and "| deterministic staircase" in text
     median = float(text.split("greedy staircase (the seeds' mean): median ")[1].split(",")[0])
     assert 0.8 < median < 1.2
+
+
+def test_the_event_race_with_instant_deflation_is_the_greedy_selection():
+    from scalinglaws.theory import event_pairs
+
+    rng = np.random.default_rng(3)
+    for width, directions in ((5, 9), (9, 5), (12, 12)):
+        blowup = rng.exponential(1.0, (width, directions))
+        assert all(np.array_equal(x, y) for x, y in zip(event_pairs(blowup, blowup), greedy_pairs(1 / blowup)))
+
+
+def test_deflation_that_takes_time_predicts_which_directions_emerge():
+    """Population descent (exact, in the overlaps) at P = 64, m = 32, d = 256: the paper's greedy
+    selection deflates a direction the moment its neuron blows up, so it misses the neurons that
+    join a direction still being learned and leave their own unlearned; the event race with the lone
+    neuron's crossing and norm lag as the deflation time predicts the emerged set with far fewer
+    errors (measured: 18 and 2 wrong of 256 on these 4 seeds; 37 and 7 of 512 on 8)."""
+    from scalinglaws._activations import activation_from_name
+    from scalinglaws._population import emergence_steps
+    from scalinglaws.experiment import build_setup, configs_dir, load_config
+    from scalinglaws.theory import EmergenceTheory, event_emergence, greedy_emergence
+
+    overrides = ["teacher.hidden=64", "student.hidden=32", "training.alpha_max=120", "training.seeds=4"]
+    setup = build_setup(load_config(configs_dir() / "p4_emergence.toml", overrides))
+    theory = EmergenceTheory()
+    state = theory.initial_state(setup, setup.networks())
+    steps = np.asarray(setup.grid.steps, np.float64)
+    emerged = np.isfinite(emergence_steps(steps, theory.solve(setup, state).per_variant["overlap_theory"][0]))
+    _, a, r0, q0, _ = state[0]
+    h4, errors = activation_from_name("hermite4"), {"greedy": 0, "event": 0}
+    for s in range(r0.shape[0]):
+        for name, predict in (("greedy", greedy_emergence), ("event", event_emergence)):
+            predicted = predict(r0[s], q0[s], np.asarray(a[s]), h4, 0.05)["step"] <= steps[-1]
+            errors[name] += int(np.sum(predicted != emerged[s]))
+    assert errors["greedy"] >= 8 and errors["event"] <= errors["greedy"] / 2, errors

@@ -76,7 +76,8 @@ def width_check(runs: Runs, quick: bool) -> str:
         "another neuron is still learning: the greedy deflates a direction the moment its neuron blows up, the "
         "descent only once that neuron's norm has grown (in `experiments/p4_scaling.py`'s width sweep, seed 1 "
         "at m = 4, 6, 8: direction 17, due at step 1482, never emerges, because its neuron joins direction 1, "
-        "due 5 % later for it than for its own neuron)"
+        "due 5 % later for it than for its own neuron). `theory.event_emergence` gives each captured direction "
+        "that deflation time (the lone crossing plus the norm lag) and predicts these: tests/test_laws_p4.py"
     )
 
 

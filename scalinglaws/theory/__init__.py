@@ -34,6 +34,9 @@ from ._driver import (
 from ._emergence import (
     EmergenceTheory as EmergenceTheory,
     crossing_time as crossing_time,
+    deflation_steps as deflation_steps,
+    event_emergence as event_emergence,
+    event_pairs as event_pairs,
     greedy_emergence as greedy_emergence,
     greedy_pairs as greedy_pairs,
     sampled_overlaps as sampled_overlaps,

@@ -17,6 +17,11 @@ After the escape the norm `|v_k|^2` grows logistically at the rate `4 kappa(1) a
 `sigma_0^2 e^(1/I)` to `a`, so the loss lags the overlap by `ln(a / (sigma_0^2 e^(1/I)) - 1) /
 (4 kappa(1) a)` in tau. The idealised staircase is `L(t) = kappa(1) (sum_q a_q^2 - sum_{T_q <= t} a_q^2)`
 (unhalved, `L(0) = 1` for the paper's normalisations; the project's eps_g is L / 2).
+
+The selection deflates a direction the moment its neuron blows up; the descent deflates it only once
+that neuron's norm has grown. A neuron whose blow-up along a direction falls in between joins that
+direction and leaves its own unlearned (at finite d a few per cent of the pairs, falling as ln d / d).
+`event_emergence` races every pair in the order of its blow-up with that deflation time.
 """
 
 import heapq
@@ -43,7 +48,17 @@ from .._setup import HomogeneousStudentSpec, Setup
 from ._abstract import AbstractTheory, Trajectory, masked
 
 
-__all__ = ["EmergenceTheory", "crossing_time", "greedy_emergence", "greedy_pairs", "sampled_overlaps", "staircase"]
+__all__ = [
+    "EmergenceTheory",
+    "crossing_time",
+    "deflation_steps",
+    "event_emergence",
+    "event_pairs",
+    "greedy_emergence",
+    "greedy_pairs",
+    "sampled_overlaps",
+    "staircase",
+]
 
 
 def _leading(activation: AbstractActivation) -> tuple[int, float]:
@@ -130,6 +145,64 @@ def sampled_overlaps(width: int, directions: int, dim: int, *, seed: int) -> np.
     g2 = rng.standard_normal((width, directions)) ** 2
     rest = rng.chisquare(dim - directions, width) if dim > directions else np.zeros(width)
     return g2 / (g2.sum(1) + rest)[:, None]
+
+
+def deflation_steps(z0, weight, norm0, activation: AbstractActivation, rate: float):
+    """The step by which a lone neuron of squared overlap `z0` and squared norm `norm0` has fitted a
+    direction of weight `a` (NumPy, broadcasting): its crossing of `z = 1/2` (`crossing_time`) plus
+    the norm's logistic lag `ln(a / (norm0 e^(1/I)) - 1) / (4 kappa(1) a)` (module docstring), over
+    `rate`. Until then the direction still drives other neurons at its full weight."""
+    order, _ = _leading(activation)
+    weight = np.asarray(weight, np.float64)
+    kappa = float(hermite_series(activation).dual(1.0))
+    cross = crossing_time(np.minimum(z0, 0.5), weight, activation)
+    lag = np.log(np.maximum(weight / (np.asarray(norm0, np.float64) * np.exp(1.0 / order)) - 1.0, 1.0))
+    return (cross + lag / (4 * kappa * weight)) / rate
+
+
+def event_pairs(blowup: np.ndarray, deflation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The greedy race with deflation that takes time: every (neuron k, direction q) in the order of
+    its lone blow-up step `blowup` (m, P); a free neuron meeting a free direction captures it (an
+    emergence, as in the paper's selection), and the direction is deflated at `deflation[k, q]`; a
+    free neuron whose blow-up along a captured direction comes before that is used up (it joins the
+    direction, no emergence); after it, the direction no longer drives it. With `deflation =
+    blowup` this is `greedy_pairs` on the scores `1 / blowup`. Returns `(student (P,), rank (P,))`."""
+    m, p = blowup.shape
+    free, deflated = np.ones(m, bool), np.full(p, -np.inf)
+    student, rank, picked = np.full(p, -1), np.full(p, -1), 0
+    for flat in np.argsort(blowup, axis=None, kind="stable"):
+        k, q = divmod(int(flat), p)
+        if not free[k]:
+            continue
+        if student[q] < 0:
+            student[q], rank[q], free[k], deflated[q] = k, picked, False, deflation[k, q]
+            picked += 1
+        elif blowup[k, q] < deflated[q]:
+            free[k] = False
+        if picked == p or not free.any():
+            break
+    return student, rank
+
+
+def event_emergence(
+    r0: np.ndarray, q0_diagonal: np.ndarray, coefficients: np.ndarray, activation: AbstractActivation, rate: float
+) -> dict:
+    """`greedy_emergence` with the deflation that takes time (`event_pairs`, `deflation_steps`): a
+    neuron that escapes along a direction another neuron is still learning joins it instead of
+    learning its own, so the direction it was paired with by the paper's selection may never emerge
+    (at m < P, or when no spare neuron is left). Same keys; `student` -1 (and `step` inf) for a
+    direction left without a neuron."""
+    order, _ = _leading(activation)
+    a = np.asarray(coefficients, np.float64)
+    norms = np.asarray(q0_diagonal, np.float64)
+    z = np.asarray(r0, np.float64) ** 2 / norms[:, None]
+    blowup = crossing_time(z, a[None, :], activation, exact=False) / rate
+    student, rank = event_pairs(blowup, deflation_steps(z, a[None, :], norms[:, None], activation, rate))
+    paired = student >= 0
+    z_paired = np.where(paired, z[np.maximum(student, 0), np.arange(a.size)], 0.5)
+    step = np.where(paired, blowup[np.maximum(student, 0), np.arange(a.size)], np.inf)
+    crossing = np.where(paired, crossing_time(np.minimum(z_paired, 0.5), a, activation) / rate, np.inf)
+    return {"student": student, "step": step, "crossing": crossing, "order": rank}
 
 
 def staircase(steps: np.ndarray, emergence: np.ndarray, coefficients: np.ndarray, activation: AbstractActivation):
