@@ -5,9 +5,11 @@ against (1 - 2 beta)/(1 + beta) = -1/3).
 
 Each width's loss is the greedy staircase `L(t) = sum_{q: T_q > t} a_q^2` (unhalved, the paper's
 L) of the greedy race on sampled initial overlaps (`sampled_overlaps`, nested: the first m of 2048
-neurons), in steps of eta = 0.05, averaged over seeds; compute `C = m t`; the frontier `min_m L`; its
-slope fitted by least squares in log-log on three stated loss windows, beside the deterministic
-staircase's (the top m learned at `T_p ∝ p^beta`). Overlaid: population descent at m = 64 (one
+neurons), in steps of eta = 0.05, averaged over seeds; compute `C = m t`; the frontier `min_m L` over
+widths three to an octave. Its slope: b of `A C^-b + C0` (C0 free) and the pure log-log slope where
+the optimal width is interior and the loss above the top P/4 directions' (`interior`), and the pure
+slope on three stated loss windows; beside the same for the deterministic staircase (the top m
+learned at `T_p ∝ p^beta`). Overlaid: population descent at m = 64 (one
 seed), computed exactly in the overlaps (`EmergenceTheory`; the d-dimensional descent at these sizes
 needs a GPU).
 """
