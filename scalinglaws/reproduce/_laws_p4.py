@@ -104,6 +104,15 @@ def time_and_emergence(directions: int, beta: float) -> dict[str, list]:
     }
 
 
+def solve_descent(overrides: list[str]) -> tuple[np.ndarray, dict]:
+    """`p4_emergence` with `overrides`, its population descent solved exactly in the overlaps
+    (`EmergenceTheory`, the same map as the d-dimensional descent): `(steps (T,), per_variant)`."""
+    setup = build_setup(load_config(configs_dir() / "p4_emergence.toml", overrides))
+    theory = EmergenceTheory()
+    out = theory.solve(setup, theory.initial_state(setup, setup.networks())).per_variant
+    return np.asarray(setup.grid.steps, np.float64), out
+
+
 def exact_descent(beta: float, seeds: int, dim: int = 1024) -> dict[str, list]:
     """Population gradient descent of `p4_emergence` at m = P = 64, d = `dim`, eta = 0.05, sigma_0 =
     d^-1/2, computed exactly in the overlaps (`EmergenceTheory`, the same map as the d-dimensional
@@ -119,10 +128,7 @@ def exact_descent(beta: float, seeds: int, dim: int = 1024) -> dict[str, list]:
         "training.points_per_decade=60",
         f"training.seeds={seeds}",
     ]
-    setup = build_setup(load_config(configs_dir() / "p4_emergence.toml", overrides))
-    theory = EmergenceTheory()
-    out = theory.solve(setup, theory.initial_state(setup, setup.networks())).per_variant
-    steps = np.asarray(setup.grid.steps, np.float64)
+    steps, out = solve_descent(overrides)
     emergence = emergence_steps(steps, out["overlap_theory"][0])
     fields = {"eps_g": out["eps_g_theory"][0], "greedy": out["emergence_step_theory"][0], "emergence": emergence}
     flat = {name: np.nan_to_num(np.asarray(x, np.float64), nan=-1.0).ravel().tolist() for name, x in fields.items()}

@@ -22,11 +22,10 @@ laws table (the time laws and the conventions: `_laws_p4`).
 import numpy as np
 
 from .._population import emergence_steps
-from ..experiment import build_setup, configs_dir, load_config
-from ..theory import EmergenceTheory, sampled_overlaps
+from ..theory import sampled_overlaps
 from ._figure import Runs
 from ._laws import LawRow, Measured, law, offset_exponent
-from ._laws_p4 import _BETAS, PAPER, coefficients, greedy_times, mean_staircase, sizes
+from ._laws_p4 import _BETAS, PAPER, coefficients, greedy_times, mean_staircase, sizes, solve_descent
 from ._p4 import P4Emergence
 
 
@@ -190,10 +189,8 @@ def descent_over_greedy(dim: int, seeds: int) -> dict[str, list]:
     """The median emergence step of the exact descent (the d-independent theory's) over the greedy T_q,
     `p4_emergence` at input dimension `dim`, alpha up to 30 (every direction emerged at d = 256)."""
     overrides = [*P4Emergence.overrides(dim), f"training.seeds={seeds}", "training.alpha_max=30"]
-    setup = build_setup(load_config(configs_dir() / "p4_emergence.toml", overrides))
-    theory = EmergenceTheory()
-    out = theory.solve(setup, theory.initial_state(setup, setup.networks())).per_variant
-    ratios = _ratios(np.asarray(setup.grid.steps), out["overlap_theory"][0], out["emergence_step_theory"][0])
+    steps, out = solve_descent(overrides)
+    ratios = _ratios(steps, out["overlap_theory"][0], out["emergence_step_theory"][0])
     return {"ratio": [float(np.nanmedian(ratios))]}
 
 

@@ -18,12 +18,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..experiment import build_setup, configs_dir, load_config
-from ..theory import EmergenceTheory, sampled_overlaps
+from ..theory import sampled_overlaps
 from ._common import new_figure
 from ._figure import AbstractFigure, Drawn, Runs
 from ._laws import offset_exponent, window_exponent
-from ._laws_p4 import coefficients, greedy_times, mean_staircase
+from ._laws_p4 import coefficients, greedy_times, mean_staircase, solve_descent
 from ._registry import register
 
 
@@ -88,10 +87,8 @@ def descent(directions: int, dim: int, width: int, alpha_max: float) -> dict[str
         "training.points_per_decade=20",
         "training.seeds=1",
     ]
-    setup = build_setup(load_config(configs_dir() / "p4_emergence.toml", overrides))
-    theory = EmergenceTheory()
-    out = theory.solve(setup, theory.initial_state(setup, setup.networks())).per_variant
-    return {"steps": np.asarray(setup.grid.steps, np.float64).tolist(), "L": (2 * out["eps_g_theory"][0, 0]).tolist()}
+    steps, out = solve_descent(overrides)
+    return {"steps": steps.tolist(), "L": (2 * out["eps_g_theory"][0, 0]).tolist()}
 
 
 @register

@@ -126,7 +126,11 @@ def greedy_emergence(
     order, _ = _leading(activation)
     a = np.asarray(coefficients, np.float64)
     z = np.asarray(r0, np.float64) ** 2 / np.asarray(q0_diagonal, np.float64)[:, None]
-    student, rank = greedy_pairs(a[None, :] * z ** (order - 1))
+    return _predicted(*greedy_pairs(a[None, :] * z ** (order - 1)), z, a, activation, rate)
+
+
+def _predicted(student, rank, z, a, activation: AbstractActivation, rate: float) -> dict:
+    """The keys of `greedy_emergence` for a pairing `student`, `rank` (P,) of the squared cosines `z`."""
     paired = student >= 0
     z_paired = np.where(paired, z[np.maximum(student, 0), np.arange(a.size)], 0.5)
     step = np.where(paired, crossing_time(z_paired, a, activation, exact=False) / rate, np.inf)
@@ -192,17 +196,12 @@ def event_emergence(
     learning its own, so the direction it was paired with by the paper's selection may never emerge
     (at m < P, or when no spare neuron is left). Same keys; `student` -1 (and `step` inf) for a
     direction left without a neuron."""
-    order, _ = _leading(activation)
     a = np.asarray(coefficients, np.float64)
     norms = np.asarray(q0_diagonal, np.float64)
     z = np.asarray(r0, np.float64) ** 2 / norms[:, None]
     blowup = crossing_time(z, a[None, :], activation, exact=False) / rate
-    student, rank = event_pairs(blowup, deflation_steps(z, a[None, :], norms[:, None], activation, rate))
-    paired = student >= 0
-    z_paired = np.where(paired, z[np.maximum(student, 0), np.arange(a.size)], 0.5)
-    step = np.where(paired, blowup[np.maximum(student, 0), np.arange(a.size)], np.inf)
-    crossing = np.where(paired, crossing_time(np.minimum(z_paired, 0.5), a, activation) / rate, np.inf)
-    return {"student": student, "step": step, "crossing": crossing, "order": rank}
+    pairs = event_pairs(blowup, deflation_steps(z, a[None, :], norms[:, None], activation, rate))
+    return _predicted(*pairs, z, a, activation, rate)
 
 
 def staircase(steps: np.ndarray, emergence: np.ndarray, coefficients: np.ndarray, activation: AbstractActivation):
