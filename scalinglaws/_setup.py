@@ -264,14 +264,16 @@ def time_axis(arrays) -> str:
 
 
 class TheoryOptions(eqx.Module):
-    """How theories are solved: whether at all, the adaptive solver's tolerances and step limit, and
-    its choice (`"auto"`, `"explicit"`, `"stiff"`)."""
+    """How theories are solved: whether at all, the adaptive solver's tolerances and step limit, its
+    choice (`"auto"`, `"explicit"`, `"stiff"`), and whether an order-parameter theory with a
+    symmetric teacher predicts the plateau's escape (`scalinglaws.theory.plateau_record`)."""
 
     enabled: bool = True
     rtol: float = 1e-10
     atol: float = 1e-13
     max_steps: int = 1_000_000
     solver: str = "auto"
+    plateau: bool = True
 
 
 class FitSpec(eqx.Module):

@@ -150,7 +150,7 @@ def _shared(config: Config) -> dict:
         "power_law": data["spectrum"] == "power_law",
         "dtype": training["dtype"],
         "theory": TheoryOptions(
-            theory["enabled"], theory["rtol"], theory["atol"], theory["max_steps"], theory["solver"]
+            theory["enabled"], theory["rtol"], theory["atol"], theory["max_steps"], theory["solver"], theory["plateau"]
         ),
         "seeds": training["seeds"],
         "seed": training["seed"],

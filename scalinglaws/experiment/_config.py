@@ -1,10 +1,9 @@
 """Experiment configuration: a TOML schema with defaults, validation and `--set` overrides.
 
-A config is a TOML file with a top-level `name` (and optional `description`) and the sections
-`[data]`, `[teacher]`, `[student]`, `[training]`, `[theory]`, `[fit]` (all optional). Every key has a
-default, a type and an allowed range (the table `KEYS`, documented in the README). Loading a config resolves every
-key; an unknown key, a wrong type, a value out of range or an impossible combination raises
-`ConfigError` (a `ValueError`) naming the key and what is allowed.
+A config is a TOML file with a top-level `name` (and optional `description`) and the sections `[data]`,
+`[teacher]`, `[student]`, `[training]`, `[theory]`, `[fit]` (all optional). Every key has a default, a type and
+an allowed range (the table `KEYS`, documented in the README). Loading a config resolves every key; an unknown
+key, a wrong type, a value out of range or an impossible combination raises `ConfigError` naming the key.
 """
 
 import copy
@@ -285,8 +284,9 @@ class Config(Mapping):
         # Keys added later hash only away from their defaults: the configs written before keep their hash.
         if content.get("grid") is None:
             content.pop("grid", None)
-        if content["training"].get("pad_widths", True):
-            content["training"] = {k: v for k, v in content["training"].items() if k != "pad_widths"}
+        for section, key in (("training", "pad_widths"), ("theory", "plateau")):  # both default to true
+            if content[section].get(key, True):
+                content[section] = {k: v for k, v in content[section].items() if k != key}
         blob = json.dumps({"config": content, "version": version}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 

@@ -270,6 +270,12 @@ KEYS: dict[str, dict[str, Key]] = {
             "power-law data with a top-to-bottom eigenvalue ratio of at least 100)",
             choices=("auto", "explicit", "stiff"),
         ),
+        "plateau": Key(
+            "bool",
+            True,
+            "with a symmetric teacher (K = M, orthonormal rows, equal blocks), predict each run's escape from "
+            "the plateau and record it in summary.json's plateau",
+        ),
     },
     "fit": {
         "form": Key(

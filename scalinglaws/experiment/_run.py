@@ -15,7 +15,7 @@ import numpy as np
 from .._observables import clip_round_off, divergence_lines
 from .._results import ResultArrays, nan_inert_units
 from .._setup import Setup
-from ..theory import THEORIES, TheoryError, Trajectory, theory_for
+from ..theory import THEORIES, TheoryError, Trajectory, escapes, theory_for
 from ._build import build_setup
 from ._config import Config, ConfigError
 
@@ -125,6 +125,15 @@ def _theory_arrays(setup: Setup, trajectory: Trajectory, per_run, summary: dict)
     return {**{name: per_run(x) for name, x in per_variant.items()}, **trajectory.shared}
 
 
+def _simulated_escapes(setup: Setup, summary: dict, arrays: dict) -> None:
+    """The simulation's escapes from the plateau of a theory's plateau record, per variant and seed."""
+    record = summary.get("plateau")
+    if record is None or "height" not in record or "eps_g_sim" not in arrays:
+        return
+    eps = np.reshape(arrays["eps_g_sim"], (setup.variants.size, setup.seeds, -1))
+    record["escape_alpha_sim"] = escapes(setup.grid.times, eps, record["height"]).tolist()
+
+
 def run_setup(config: Config | Setup, progress=None, theories=THEORIES) -> Results:
     """Run one setup (or a config without outer grid axes): simulation, theory, arrays and summary."""
     setup = build_setup(config) if isinstance(config, Config) else config
@@ -170,6 +179,7 @@ def run_setup(config: Config | Setup, progress=None, theories=THEORIES) -> Resul
             trajectory_names.extend(trajectory.per_variant)
             summary["theory_seconds"] = round(time.perf_counter() - theory_start, 3)
             summary.update(trajectory.summary)
+            _simulated_escapes(setup, summary, arrays)
     # Errors below zero are the closed form's round-off once eps_g has reached 0: stored as 0, said here.
     summary.setdefault("eps_g_clipped", None)
     summary["diverged"] = "; ".join(diverged) or None

@@ -50,6 +50,17 @@ from ._linear import (
     linear_parameter_floor as linear_parameter_floor,
     linear_power_law as linear_power_law,
 )
+from ._plateau import (
+    EscapePrediction as EscapePrediction,
+    predict_escape as predict_escape,
+    specialisation_part as specialisation_part,
+)
+from ._plateau_record import (
+    escapes as escapes,
+    plateau as plateau,
+    plateau_reason as plateau_reason,
+    plateau_record as plateau_record,
+)
 from ._random_features import (
     feature_statistics as feature_statistics,
     hermite_coefficients as hermite_coefficients,

@@ -7,7 +7,7 @@ Definitions used throughout the project:
   symmetric fixed point (`symmetric_fixed_point`) when known, else the median of eps_g where the
   local exponent is within `flat` of zero; the **escape** is the first alpha after the curve
   reached 1.1 x the plateau value at which eps_g drops below half the plateau value
-  (`plateau_escape`).
+  (`plateau_escape`, interpolated between grid points).
 - **linearisation**: the Jacobian of the right-hand side at a fixed point, flattened over the
   state; its largest real eigenvalue is the escape rate from an unstable fixed point, the
   least negative one the slowest convergence rate to a stable one.
@@ -252,15 +252,21 @@ def predicted_plateau_length(
 
 def plateau_interval(alpha: Float[ArrayLike, " T"], eps: Float[ArrayLike, " T"], plateau: float) -> tuple[float, float]:
     """`(start, escape)` of a plateau of height `plateau`: the first alpha with eps_g <= 1.1 x plateau,
-    and the first alpha after it with eps_g < plateau / 2 (module docstring). The plateau's length
-    is `escape - start`. Either is NaN when the curve does not get there within the grid.
+    and the first alpha after it with eps_g < plateau / 2, interpolated linearly between the grid
+    points on either side of the crossing (module docstring). The plateau's length is
+    `escape - start`. Either is NaN when the curve does not get there within the grid.
     """
-    alpha, eps = np.asarray(alpha), np.asarray(eps)
+    alpha, eps = np.asarray(alpha, np.float64), np.asarray(eps, np.float64)
     reached = np.flatnonzero(eps <= 1.1 * plateau)
     if reached.size == 0:
         return float("nan"), float("nan")
     after = np.flatnonzero((np.arange(eps.size) > reached[0]) & (eps < 0.5 * plateau))
-    return float(alpha[reached[0]]), float(alpha[after[0]]) if after.size else float("nan")
+    if after.size == 0:
+        return float(alpha[reached[0]]), float("nan")
+    i = after[0]
+    above = eps[i - 1] - 0.5 * plateau  # >= 0: the point before the crossing is not below half
+    escape = alpha[i - 1] + (alpha[i] - alpha[i - 1]) * above / (eps[i - 1] - eps[i])
+    return float(alpha[reached[0]]), float(escape)
 
 
 def plateau_escape(alpha: Float[ArrayLike, " T"], eps: Float[ArrayLike, " T"], plateau: float) -> float:

@@ -23,6 +23,7 @@ from .._sharding import shard_leading_axis
 from ._abstract import AbstractTheory, Trajectory, lanes, masked
 from ._blocks import BlockArgs, BlockState, EigenBlockODE
 from ._driver import check_step_limit, padded_times
+from ._plateau_record import plateau_reason, plateau_record
 from ._rosenbrock import Rodas4, dense_factorise
 from ._scm import SCMArgs, SCMState, SoftCommitteeODE, solve_soft_committee
 
@@ -84,7 +85,8 @@ class _AbstractOrderParameterTheory(AbstractTheory):
         evaluations of the right-hand side each, whose `K^2 (K + M)^2` Gaussian integrals (`I4`, an
         arcsine each for erf; vectorised, a quarter of `_INTEGRAL_UNITS` each, and 64 for the rest)
         cost about `_INTEGRAL_UNITS` units; the block ODE adds `L K (K + M)` updates per integral
-        pair, and its stiff solve the blocks' `(K^2 + K M)^3` factorisations."""
+        pair, and its stiff solve the blocks' `(K^2 + K M)^3` factorisations. A symmetric plateau's
+        prediction (`plateau_record`) triples it."""
         k, m = max(setup.variants.hidden), setup.teacher.hidden
         lanes = setup.variants.size * max(setup.seeds, 1)
         evaluation = _INTEGRAL_UNITS * (64 + k * k * (k + m) ** 2 / 4)
@@ -92,7 +94,10 @@ class _AbstractOrderParameterTheory(AbstractTheory):
             evaluation += setup.blocks * k * (k + m) ** 2
             if self._solver(setup, self._ode(setup)) is not None:
                 evaluation += setup.blocks * (k * k + k * m) ** 3 / 6
-        return UNIT_SECONDS * lanes * 6 * ode_steps(setup.grid.times, _STEPS_PER_DECADE) * evaluation
+        seconds = UNIT_SECONDS * lanes * 6 * ode_steps(setup.grid.times, _STEPS_PER_DECADE) * evaluation
+        if setup.theory.plateau and plateau_reason(setup) is None:
+            seconds *= 3  # per lane the plateau's prediction: a tangent solve and the manifold's escape
+        return seconds
 
     def _ode(self, setup: Setup):
         student = setup.student
@@ -165,7 +170,8 @@ class _AbstractOrderParameterTheory(AbstractTheory):
                 solver=solver,
             )
         )
-        solution, eps = solve(*shard_leading_axis(self._lanes(setup, state0), batch_loop=True))
+        lanes = self._lanes(setup, state0)
+        solution, eps = solve(*shard_leading_axis(lanes, batch_loop=True))
         check_step_limit(solution, "the theory")
         ys = jax.tree_util.tree_map(lambda x: np.asarray(x[:, : len(alpha)]), solution.ys)
         eps = np.asarray(eps[:, : len(alpha)])
@@ -186,7 +192,11 @@ class _AbstractOrderParameterTheory(AbstractTheory):
             x = x.copy()
             x[bad] = np.nan
             per_variant[name] = x.reshape(variants, seeds, *x.shape[1:])
-        return Trajectory(alpha, per_variant, shared, diverged_alpha.reshape(variants, seeds), {})
+        summary = {}
+        if options.plateau:
+            curves = np.where(bad, np.nan, eps).reshape(variants, seeds, -1)
+            summary["plateau"] = plateau_record(setup, state0, curves, ode, lanes, solver)
+        return Trajectory(alpha, per_variant, shared, diverged_alpha.reshape(variants, seeds), summary)
 
 
 class SoftCommitteeTheory(_AbstractOrderParameterTheory):
