@@ -57,23 +57,27 @@ def _ode_escape(ode, args, state, solver, height, alpha_max=2e4):
 
 def test_the_specialisation_part_and_its_degenerate_escape_rate():
     """std x std has dimension (K - 1)^2 and the linearised dynamics acts on it as one number per
-    block pair (Schur's lemma): at the isotropic K = M = 3 plateau the escape rate is the
+    block pair (Schur's lemma): at the isotropic K = M = 3 plateau (eta = 0.3) the escape rate is the
     Jacobian's largest eigenvalue with multiplicity 4. For K = 2 the part's norm is S / 2."""
     r = np.random.default_rng(0).standard_normal((2, 2))
     np.testing.assert_allclose(np.linalg.norm(specialisation_part(r)), specialisation(r) / 2, rtol=1e-12)
     part = specialisation_part(np.random.default_rng(1).standard_normal((3, 3)))
     np.testing.assert_allclose([part.sum(0), part.sum(1)], 0, atol=1e-12)
-    ode, args, state, _ = _problem(3, 0.1)
+    ode, args, state, _ = _problem(3, 0.3)
     prediction = predict_escape(ode, args, state)
     eigenvalues = linearise(ode, symmetric_fixed_point(ode, args), args).eigenvalues
     np.testing.assert_allclose(prediction.rate, eigenvalues[0].real, rtol=1e-9)
     assert np.sum(np.abs(eigenvalues - prediction.rate) < 1e-9) == 4
+    # And the prediction is the ODE's escape (as in the next test, for K = 3).
+    escape = _ode_escape(ode, args, state, None, prediction.height)
+    assert abs(prediction.escape_alpha / escape - 1) < 0.005
 
 
-@pytest.mark.parametrize("k, eta, blocks", [(2, 0.1, 0), (3, 0.3, 0), (3, 0.1, 8)])
+@pytest.mark.parametrize("k, eta, blocks", [(2, 0.1, 0), (3, 0.1, 8)])
 def test_the_prediction_is_the_odes_escape(k, eta, blocks):
     """On the grid of `experiments/plateau_prediction.py` the prediction is within 2.83 % wherever it
-    is valid (median 0.053 %, these cells 0.01-0.04 %); ln(1 / S_0) / mu is off by 7-92 % here."""
+    is valid (median 0.053 %; these cells, seed 1's draw, 0.01-0.06 %, and K = 3, eta = 0.3 above
+    0.04 %); ln(1 / S_0) / mu is off by 4-11 % on them."""
     ode, args, state, solver = _problem(k, eta, blocks)
     prediction = predict_escape(ode, args, state, solver=solver)
     assert prediction.reason is None
@@ -105,7 +109,7 @@ def test_the_predicted_escape_moves_by_ln10_over_mu_when_the_asymmetry_shrinks_t
     ],
 )
 def test_no_prediction_says_why(k, eta, blocks, why):
-    """With 32 blocks the slowest fill after the escape has begun (the prediction would be 36 %
+    """With 32 blocks the slowest fill after the escape has begun (the prediction would be 25-36 %
     early); at eta = 1 the K = 3 plateau with identical students is left along another mode first,
     and for K = 4 Newton's method finds no plateau with eps_g > 0."""
     ode, args, state, solver = _problem(k, eta, blocks)
@@ -125,7 +129,7 @@ hidden = 2
 init_std = 0.01
 [training]
 learning_rate = 0.5
-alpha_max = 800
+alpha_max = 600
 alpha_min = 1
 points_per_decade = 200
 seeds = 2
@@ -148,9 +152,9 @@ def test_a_run_records_its_plateau(tmp_path):
     predicted, theory = np.asarray(record["escape_alpha_predicted"]), np.asarray(record["escape_alpha_theory"])
     assert predicted.shape == (1, 2) and np.all(np.abs(predicted / theory - 1) < 0.005)
     sim = np.asarray(record["escape_alpha_sim"])
-    assert np.all((sim > 10) & (sim < 800))
+    assert np.all((sim > 10) & (sim < 600))
     again = plateau(setup, np.reshape(results.arrays["eps_g_sim"], (1, 2, -1)))
     np.testing.assert_allclose(again["escape_alpha_predicted"], predicted, rtol=1e-10)
     np.testing.assert_allclose(again["escape_alpha_sim"], sim, rtol=1e-12)
     path.write_text(_CONFIG.format(init="gaussian"))
-    assert "not symmetric" in run_setup(build_setup(load_config(path))).summary["plateau"]["reason"]
+    assert "not symmetric" in plateau(build_setup(load_config(path)))["reason"]

@@ -38,8 +38,9 @@ the approach (`|A|` replaced by the initial specialisation `S_0`) and no offset 
 
 **Validity**, checked (`EscapePrediction.reason` says why there is no prediction): a plateau with
 `eps_g > 0`; the specialisation the fastest unstable mode there (`mu` equal to the Jacobian's
-largest real part); and the symmetric trajectory settled onto the plateau before the escape
-begins: its eps_g at `alpha_m` within `tolerance` (4 %) of the plateau's. With many eigenvalue
+largest real part, found densely: up to `DENSE_LIMIT` entries); and the symmetric trajectory
+settled onto the plateau before the escape begins: its eps_g at `alpha_m` within `tolerance`
+(4 %) of the plateau's. With many eigenvalue
 blocks the slowest fill after the escape has begun (the plateau is not flat), and the escape,
 which needs them filled, comes later than predicted: measured on the grid of
 `experiments/plateau_prediction.py`, by about 0.3-0.75 times that excess (so at most 3 % where
@@ -63,6 +64,7 @@ __all__ = ["EscapePrediction", "predict_escape", "specialisation_part"]
 MATCH = 1e-2  # the linearised asymmetry |c| at which the approach is matched to the manifold
 MANIFOLD_START = 1e-4  # the amplitude eps the manifold's escape is solved from
 _SAVES = 2048
+DENSE_LIMIT = 2500  # the largest Jacobian checked for modes faster than the specialisation (64 blocks, K = 5)
 
 
 class EscapePrediction(eqx.Module):
@@ -191,9 +193,9 @@ def _manifold(ode, start: BlockState, args, alpha: Array, solver):
     return eps, solution.result == diffrax.RESULTS.successful
 
 
-def _no_prediction(reason: str, height=np.nan, rate=np.nan, naive=np.nan) -> EscapePrediction:
+def _no_prediction(reason: str, height=np.nan, rate=np.nan, naive=np.nan, excess=np.nan) -> EscapePrediction:
     nan = float("nan")
-    return EscapePrediction(nan, float(height), float(rate), nan, nan, nan, float(naive), nan, reason)
+    return EscapePrediction(nan, float(height), float(rate), nan, nan, nan, float(naive), float(excess), reason)
 
 
 def predict_escape(
@@ -227,9 +229,11 @@ def predict_escape(
     naive = float(np.log(1 / specialisation(rbar)) / mu) if mu > 0 else np.nan
     if not mu > 0:
         return _no_prediction(f"the plateau is stable against specialisation (rate {mu:.3g})", height, mu)
-    # Dense up to 2500 entries (L = 64 blocks at K = M = 6): ARPACK converges slowly on the top
-    # eigenvalue's (K - 1)^2-fold degeneracy.
-    fastest = escape_rate(ode, fixed, args, dense_limit=2500)
+    entries = fixed.r.shape[0] * k * (k + 1) // 2 + fixed.r.size
+    if entries > DENSE_LIMIT:  # ARPACK converges slowly on the top eigenvalue's (K - 1)^2 copies
+        why = f"the plateau's Jacobian ({entries} entries, over {DENSE_LIMIT}) is too large to check its other modes"
+        return _no_prediction(why, height, mu, naive)
+    fastest = escape_rate(ode, fixed, args, dense_limit=DENSE_LIMIT)
     if fastest > mu * (1 + 1e-6) + 1e-12:
         why = f"a mode faster than the specialisation ({fastest:.4g} > {mu:.4g}) leaves the plateau"
         return _no_prediction(why, height, mu, naive)
@@ -249,23 +253,22 @@ def predict_escape(
     if not bool(ok) or reached.size == 0:
         return _no_prediction("the linearised asymmetry does not grow to the escape", height, mu, naive)
     i = int(reached[0])
+    excess = float(eps[i] / height - 1)
+    if not abs(excess) <= tolerance:
+        why = (
+            f"the escape begins before the trajectory reaches the plateau (at alpha {alpha[i]:.4g}, where the "
+            f"asymmetry reaches {MATCH:g}, eps_g is {100 * excess:+.1f} % off the plateau's: the escape would come "
+            "later than predicted)"
+        )
+        return _no_prediction(why, height, mu, naive, excess)
     amplitude = size * np.einsum("l,lij->ij", w, c[i])
     norm = float(np.sqrt(np.sum(amplitude**2)))
-    direction = amplitude / norm
-    offset = _offset(ode, fixed, args, u, direction, mu, height, solver)
+    offset = _offset(ode, fixed, args, u, amplitude / norm, mu, height, solver)
     if not np.isfinite(offset):
         why = "the trajectory from the plateau along the unstable mode does not escape"
-        return _no_prediction(why, height, mu, naive)
-    predicted = offset - np.log(norm) / mu
-    excess = float(eps[i] / height - 1)
-    reason = None
-    if not abs(excess) <= tolerance:
-        reason = (
-            f"the escape begins before the trajectory reaches the plateau (at alpha {alpha[i]:.4g} eps_g is "
-            f"{100 * excess:+.1f} % off the plateau's; the prediction, {predicted:.4g}, would be early)"
-        )
-    escape = float(predicted) if reason is None else float("nan")
-    return EscapePrediction(escape, height, mu, norm, offset, float(alpha[i]), naive, excess, reason)
+        return _no_prediction(why, height, mu, naive, excess)
+    predicted = float(offset - np.log(norm) / mu)
+    return EscapePrediction(predicted, height, mu, norm, offset, float(alpha[i]), naive, excess)
 
 
 def _offset(ode, fixed: BlockState, args, u, direction, mu: float, height: float, solver) -> float:
