@@ -207,6 +207,8 @@ def test_plateau_escape_definition():
     # Interpolated between the grid points around the crossing (1 % apart): far closer than a step.
     assert abs(escape - exact) < 1e-3 * exact
     assert np.isnan(plateau_escape(alpha, np.full_like(alpha, 0.5), 0.01))
+    # A curve that falls through the plateau in one step escapes where it first reached it.
+    assert plateau_escape(np.array([1.0, 2.0, 3.0]), np.array([0.5, 0.004, 0.003]), 0.01) == 2.0
     start, end = plateau_interval(alpha, eps, 0.01)
     # eps <= 0.011 once 0.3 exp(-3 alpha) <= 0.001, at alpha = ln(300) / 3.
     assert np.log(300) / 3 <= start < np.log(300) / 3 * 10**0.01 and end == escape

@@ -264,8 +264,8 @@ def plateau_interval(alpha: Float[ArrayLike, " T"], eps: Float[ArrayLike, " T"],
     if after.size == 0:
         return float(alpha[reached[0]]), float("nan")
     i = after[0]
-    above = eps[i - 1] - 0.5 * plateau  # >= 0: the point before the crossing is not below half
-    escape = alpha[i - 1] + (alpha[i] - alpha[i - 1]) * above / (eps[i - 1] - eps[i])
+    above = eps[i - 1] - 0.5 * plateau  # < 0 only when the point before is the start itself: escape there
+    escape = alpha[i - 1] + (alpha[i] - alpha[i - 1]) * above / (eps[i - 1] - eps[i]) if above > 0 else alpha[i - 1]
     return float(alpha[reached[0]]), float(escape)
 
 
