@@ -123,3 +123,41 @@ def test_the_specialised_phase_on_power_law_data_falls_with_the_linear_exponent(
     slope, window = late_exponent(Runs(tmp_path, quick=True), 128)
     assert window[0] == 1e3 and window[1] > 1.5e3
     assert slope == pytest.approx(2 / 3, abs=0.05)
+
+
+def test_the_plateau_shortens_as_l_grows_and_its_time_scale_grows_nearly_as_m_squared(tmp_path):
+    """P1 (erf K = M, beta = 1, eta = 0.1): the ODE's plateau at M = 2 (N = 256) sits at the
+    symmetric fixed point's height and shortens as L = 1, 2, 4 grows, more slowly than 1/L
+    (measured L^-0.62; over L = M/2 … 4M at N = 1024: 0.75, 0.78, 0.89 at M = 2, 4, 8); at L = 1
+    the reduced chain's lengths follow the ODE's seed by seed; 1/mu grows as M^1.87 from M = 2 to 4,
+    below 2 because mu M² rises."""
+    from scalinglaws.experiment import load_results
+    from scalinglaws.reproduce._laws_p1_plateau import _run, plateau_length, plateau_lengths, symmetric_plateau
+
+    runs = Runs(tmp_path, quick=True)
+    against_l, against_m = plateau_length(runs, True)
+    assert 0.55 < against_l.theory[0] < 0.7 and 1.85 < against_m.theory[0] < 1.9
+    height, _ = symmetric_plateau(2)
+    theory, _ = plateau_lengths(load_results(tmp_path / "quick" / "p1_plateau-law-l-m2"), height)
+    assert theory.shape == (3, 1) and np.all(np.diff(theory[:, 0]) < 0)
+    arrays = _run(runs, "sim", 2, [1], 2, True).arrays  # isotropic, two seeds, with their simulation
+    flat = arrays["eps_g_theory"][0, 0]
+    assert np.min(np.abs(flat / height - 1)) < 2e-3
+    theory, sim = plateau_lengths(arrays, height)
+    assert np.all(np.isfinite(sim)) and np.max(np.abs(sim / theory - 1)) < 0.1, sim / theory
+
+
+def test_the_random_feature_error_approaches_its_floor_as_one_over_gamma(tmp_path):
+    """P2: above its gamma -> infinity floor 1/2 M (1/3 - 1/pi), the large-N error falls as
+    gamma^-1 once gamma >> 1 (the local exponent 1.82, 1.33, 1.14, 1.03 over gamma in [1, 4] …
+    [16, 64]), tending to 1/2 M mu_1^2 r / (gamma + r) with r = pi/3 - 1; sampled features at
+    N = 256 (an orthonormal teacher) have the formula's excess at gamma = 2 (N = 512: within 1 %)."""
+    from scalinglaws.reproduce._laws_p2 import _excess, _floor, excess_against_width, finite_n_asymptotes
+
+    (row,) = excess_against_width(Runs(tmp_path, quick=True), True)
+    assert list(row.theory) == sorted(row.theory, reverse=True) and row.holds_from() == 3
+    r = np.pi / 3 - 1
+    assert _excess(1000.0) == pytest.approx(2 / (2 * np.pi) * r / (1000 + r), rel=2e-3)
+    exact, _ = finite_n_asymptotes(256, 2.0, 8, "teacher.init='orthonormal'")
+    error = np.std(exact, ddof=1) / np.sqrt(exact.size)  # the draws' spread, then a finite-N allowance
+    assert abs(np.mean(exact) - _floor() - _excess(2.0)) < 3 * error + 0.1 * _excess(2.0)

@@ -5,6 +5,7 @@ objects, each built on `experiment.run` and its cache, and a gallery of what was
 from . import (  # noqa: F401
     _laws_p1,
     _laws_p1_late,
+    _laws_p1_plateau,
     _laws_p2,
     _laws_p3,
     _laws_p4,
