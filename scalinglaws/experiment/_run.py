@@ -15,7 +15,7 @@ import numpy as np
 from .._observables import clip_round_off, divergence_lines
 from .._results import ResultArrays, nan_inert_units
 from .._setup import Setup
-from ..theory import THEORIES, TheoryError, Trajectory, escapes, theory_for
+from ..theory import THEORIES, TheoryError, Trajectory, add_simulated_escapes, theory_for
 from ._build import build_setup
 from ._config import Config, ConfigError
 
@@ -128,10 +128,9 @@ def _theory_arrays(setup: Setup, trajectory: Trajectory, per_run, summary: dict)
 def _simulated_escapes(setup: Setup, summary: dict, arrays: dict) -> None:
     """The simulation's escapes from the plateau of a theory's plateau record, per variant and seed."""
     record = summary.get("plateau")
-    if record is None or "height" not in record or "eps_g_sim" not in arrays:
-        return
-    eps = np.reshape(arrays["eps_g_sim"], (setup.variants.size, setup.seeds, -1))
-    record["escape_alpha_sim"] = escapes(setup.grid.times, eps, record["height"]).tolist()
+    if record is not None and "eps_g_sim" in arrays:
+        eps = np.reshape(arrays["eps_g_sim"], (setup.variants.size, setup.seeds, -1))
+        add_simulated_escapes(record, setup.grid.times, eps)
 
 
 def run_setup(config: Config | Setup, progress=None, theories=THEORIES) -> Results:

@@ -56,6 +56,7 @@ from ._plateau import (
     specialisation_part as specialisation_part,
 )
 from ._plateau_record import (
+    add_simulated_escapes as add_simulated_escapes,
     escapes as escapes,
     plateau as plateau,
     plateau_reason as plateau_reason,

@@ -14,7 +14,7 @@ from ._analysis import plateau_escape
 from ._plateau import predict_escape
 
 
-__all__ = ["escapes", "plateau", "plateau_reason", "plateau_record"]
+__all__ = ["add_simulated_escapes", "escapes", "plateau", "plateau_reason", "plateau_record"]
 
 METHOD = (
     "predicted: tau(Ahat) - ln|A| / mu (scalinglaws.theory.predict_escape: the approach's specialisation "
@@ -58,6 +58,14 @@ def escapes(alpha: np.ndarray, eps: np.ndarray, heights) -> np.ndarray:
             for s in range(eps.shape[1]):
                 out[h, s] = plateau_escape(alpha, eps[h, s], height)
     return out
+
+
+def add_simulated_escapes(record: dict, alpha: np.ndarray, eps_sim: np.ndarray) -> dict:
+    """`record` (a plateau record) with the escapes of a simulation's eps_g `eps_sim` (H, S, T) on
+    the grid `alpha` in `escape_alpha_sim`, where the record has a plateau."""
+    if "height" in record:
+        record["escape_alpha_sim"] = escapes(alpha, eps_sim, record["height"]).tolist()
+    return record
 
 
 def _per_variant(x: np.ndarray) -> np.ndarray:
@@ -114,6 +122,4 @@ def plateau(setup: Setup, eps_sim=None) -> dict:
         return {"reason": f"the theory is {description}"}
     summary = theory.solve(setup, theory.initial_state(setup, setup.networks())).summary
     record = summary.get("plateau", {"reason": f"the theory ({description}) has no plateau record"})
-    if eps_sim is not None and "height" in record:
-        record["escape_alpha_sim"] = escapes(setup.grid.times, eps_sim, record["height"]).tolist()
-    return record
+    return record if eps_sim is None else add_simulated_escapes(record, setup.grid.times, eps_sim)
