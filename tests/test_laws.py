@@ -35,6 +35,7 @@ def test_the_verdict_says_where_a_law_holds_and_whether_the_simulation_confirms_
     elsewhere = Measured(0.52, 0.47, 0.55, "N = 9")  # not one of the theory's sizes: held to the law
     assert _row([0.5, 0.5, 0.5], elsewhere).verdict().endswith("agrees with the law at N = 9")
     assert _row([0.5, 0.5, 0.5], None).verdict() == "holds; no simulation"
+    assert _row([np.nan] * 3).verdict().startswith("not measurable at these sizes")  # no window anywhere
     lines = table([_row([0.49, 0.51, 0.5], agrees)])
     assert "| holds; the simulation agrees" in lines[2] and "0.520 [0.470, 0.550] at L = 4" in lines[2]
 
@@ -118,11 +119,18 @@ def test_the_specialised_phase_on_power_law_data_falls_with_the_linear_exponent(
     """P1: after erf K = M = 2 has specialised on beta = 2 data, the eigen-block ODE's eps_g falls
     as alpha^-beta/(1+beta) = alpha^-2/3 before the smallest eigenvalue's cut-off (measured 0.650 at
     L = 128 on [10^3, 2.0 10^3]; 0.709, 0.636 at L = 256, 512)."""
-    from scalinglaws.reproduce._laws_p1_late import late_exponent
+    from scipy.special import zeta
+
+    from scalinglaws._data import power_law
+    from scalinglaws.reproduce._laws_p1_late import _without_window, late_exponent, late_window
 
     slope, window = late_exponent(Runs(tmp_path, quick=True), 128)
     assert window[0] == 1e3 and window[1] > 1.5e3
     assert slope == pytest.approx(2 / 3, abs=0.05)
+    # beta = 1/2 and 1 have no window: the cut-off 0.01 / (eta lambda_L) < 0.1 zeta(1 + beta) L^beta comes first.
+    for row, beta in zip(_without_window((256, 1024)), (0.5, 1.0)):
+        assert late_window(power_law(1024, beta).eigenvalues)[1] < 0.1 * zeta(1 + beta) * 1024**beta < 1e3
+        assert row.verdict().startswith("not measurable")
 
 
 def test_the_plateau_shortens_as_l_grows_and_its_time_scale_grows_nearly_as_m_squared(tmp_path):

@@ -103,8 +103,11 @@ class LawRow:
 
     def verdict(self) -> str:
         """What the theory says of the law (holds / holds asymptotically from a size / does not
-        hold), and whether the simulation confirms the theory where it was measured."""
+        hold; not measurable where no size has a window), and whether the simulation confirms the
+        theory where it was measured."""
         start, agrees, sim = self.holds_from(), self.simulation_agrees(), self.simulation
+        if not np.isfinite(self.theory).any():
+            return "not measurable at these sizes: no window (see the note)"
         if start is None:
             last = self.theory[-1] if self.theory else float("nan")
             said = f"does not hold: the theory gives {last:.3g} at {self.sizes[-1]}, not {self.expected:.3g}"

@@ -12,10 +12,12 @@ alpha = 10^2 ... 10^3 at every L here) to `0.01 / (eta lambda_L)` (a factor 100 
 the smallest eigenvalue), for beta = 2 at L = 256, 1024, 2048 (quick: 128); the
 simulation: online SGD at N = L = 256 (8 seeds; none in the quick version: 4 10^6 steps a seed) on
 the same window. For beta = 1 and 1/2 the cut-off comes first: `0.01 / (eta lambda_L)` is about
-0.16 L and 0.26 sqrt(L), below 10^3 for every L a CPU solves, so they have no window here.
+0.16 L and 0.26 sqrt(L), below 10^3 for every L a CPU solves, so they have no window here: their
+rows say so, with the L at which the window would span a decade.
 """
 
 import numpy as np
+from scipy.special import zeta
 
 from .._data import power_law
 from .._results import ResultArrays
@@ -65,7 +67,7 @@ def late_phase(runs: Runs, quick: bool) -> list[LawRow]:
         alpha = np.asarray(sim["alpha"], np.float64)
         measured = simulated_exponent(alpha, sim["eps_g_sim"], windows[0], f"L = {sizes[0]}")
     spans = ", ".join(f"[{low:.0e}, {high:.1e}]" for low, high in windows)
-    return [
+    return _without_window(sizes) + [
         LawRow(
             paper=PAPER,
             law=f"erf K = M = 2, beta = {_BETA:g}, specialised phase: eps_g ∝ alpha^-beta/(1+beta)",
@@ -90,3 +92,34 @@ def late_phase(runs: Runs, quick: bool) -> list[LawRow]:
             ),
         )
     ]
+
+
+def _without_window(sizes) -> list[LawRow]:
+    """The rows of beta = 1/2 and 1, whose window `[10^3, 0.01 / (eta lambda_L)]` is empty at every
+    L of `sizes` (its end, and the L at which it would reach a decade)."""
+    rows = []
+    for beta in (0.5, 1.0):
+        ends = [late_window(power_law(blocks, beta).eigenvalues)[1] for blocks in sizes]
+        # Under the trace normalisation lambda_L -> L^-beta / zeta(1 + beta): the end (eta = 0.1) grows as L^beta.
+        blocks = (10 * _START * 0.1 / (0.01 * zeta(1 + beta))) ** (1 / beta)
+        rows.append(
+            LawRow(
+                paper=PAPER,
+                law=f"erf K = M = 2, beta = {beta:g}, specialised phase: eps_g ∝ alpha^-beta/(1+beta)",
+                quantity="b in eps_g ∝ alpha^-b",
+                expected=beta / (1 + beta),
+                source="the linear student's beta/(1+beta), conjectured",
+                sizes=tuple(f"L = {size}" for size in sizes),
+                theory=tuple(float("nan") for _ in sizes),
+                simulation=None,
+                window="alpha in [10^3, 0.01/(eta lambda_L)]",
+                note=(
+                    "the window's end 0.01/(eta lambda_L) is "
+                    + ", ".join(f"{end:.3g}" for end in ends)
+                    + f" at these L, before the specialisation ends near alpha = 10^3: the smallest eigenvalue's "
+                    f"cut-off comes first. The end grows as L^beta and would reach 10^4 near L = {blocks:.2g} "
+                    "(N = L), beyond what a CPU solves"
+                ),
+            )
+        )
+    return rows
