@@ -140,12 +140,13 @@ def test_the_plateau_shortens_as_l_grows_and_its_time_scale_grows_nearly_as_m_sq
     the reduced chain's lengths follow the ODE's seed by seed; 1/mu grows as M^1.87 from M = 2 to 4,
     below 2 because mu M² rises."""
     from scalinglaws.experiment import load_results
-    from scalinglaws.reproduce._laws_p1_plateau import _run, plateau_length, plateau_lengths, symmetric_plateau
+    from scalinglaws.reproduce._laws_p1_plateau import _run, plateau_length, plateau_lengths
+    from scalinglaws.reproduce._p1_plateau import symmetric_plateau
 
     runs = Runs(tmp_path, quick=True)
     against_l, against_m = plateau_length(runs, True)
     assert 0.55 < against_l.theory[0] < 0.7 and 1.85 < against_m.theory[0] < 1.9
-    height, _ = symmetric_plateau(2)
+    height, _ = symmetric_plateau(2, 0.1)
     theory, _ = plateau_lengths(load_results(tmp_path / "quick" / "p1_plateau-law-l-m2"), height)
     assert theory.shape == (3, 1) and np.all(np.diff(theory[:, 0]) < 0)
     arrays = _run(runs, "sim", 2, [1], 2, True).arrays  # isotropic, two seeds, with their simulation

@@ -27,13 +27,12 @@ height to eps_g < height / 2). Quick: N = 256, M = 2 over L = 1, 2, 4, one draw,
 1/mu at M = 2, 4.
 """
 
-import jax.numpy as jnp
 import numpy as np
 
-from .._activations import Erf
-from ..theory import SCMArgs, SoftCommitteeODE, escape_rate, plateau_interval, symmetric_fixed_point
+from ..theory import plateau_interval
 from ._figure import Runs
 from ._laws import LawRow, law, simulated_exponent, window_exponent
+from ._p1_plateau import symmetric_plateau
 
 
 PAPER = "P1 (arXiv 2410.09005)"
@@ -45,7 +44,7 @@ _RATE = 0.1
 
 
 def _plateaus(widths) -> dict[str, list]:
-    heights, rates = zip(*(symmetric_plateau(k) for k in widths))
+    heights, rates = zip(*(symmetric_plateau(k, _RATE) for k in widths))
     return {"height": list(heights), "mu": list(rates)}
 
 
@@ -146,16 +145,6 @@ def plateau_length(runs: Runs, quick: bool) -> list[LawRow]:
         )
     ]
     return rows + _against_width(every, np.asarray(plateaus["mu"]))
-
-
-def symmetric_plateau(width: int) -> tuple[float, float]:
-    """`(height, mu)`: eps_g and the escape rate at the symmetric fixed point of the isotropic
-    soft-committee ODE (erf, K = M = `width`, outputs 1/sqrt(M), an orthonormal teacher, eta = 0.1).
-    With a teacher of equal blocks the eigen-block ODE's plateau has the same height at every L."""
-    ode = SoftCommitteeODE(Erf(), width, width, student_output="sqrt", teacher_output="sqrt")
-    args = SCMArgs(jnp.asarray(_RATE), jnp.asarray(0.0), jnp.eye(width), jnp.ones(width), jnp.asarray(0.0))
-    fixed = symmetric_fixed_point(ode, args)
-    return float(ode.generalisation_error(fixed, args)), escape_rate(ode, fixed, args)
 
 
 def _against_width(widths, mu: np.ndarray) -> list[LawRow]:

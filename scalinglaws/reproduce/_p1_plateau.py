@@ -41,22 +41,30 @@ def _crossing(alpha: np.ndarray, eps: np.ndarray, level: float, after: int = 0) 
     return float(np.exp(x0 + (np.log(level) - y0) * (x1 - x0) / (y1 - y0))), i
 
 
+def symmetric_plateau(width: int, eta: float) -> tuple[float, float]:
+    """`(height, mu)`: eps_g and the escape rate at the symmetric fixed point of the isotropic
+    soft-committee ODE (erf, K = M = `width`, outputs 1/sqrt(M), an orthonormal teacher, learning
+    rate `eta`). With a teacher of equal blocks the eigen-block ODE's plateau has the same height
+    at every L."""
+    ode = SoftCommitteeODE(Erf(), width, width, student_output="sqrt", teacher_output="sqrt")
+    args = SCMArgs(jnp.asarray(eta), jnp.asarray(0.0), jnp.eye(width), jnp.ones(width), jnp.asarray(0.0))
+    fixed = symmetric_fixed_point(ode, args)
+    return float(ode.generalisation_error(fixed, args)), escape_rate(ode, fixed, args)
+
+
 def _rates(k: int, eta: float, spectra: list[np.ndarray]) -> dict[str, list]:
     """The plateau's eps_g and, per spectrum, the escape rate mu of the eigen-block ODE linearised at
     its symmetric fixed point (outputs 1/sqrt(M)); and the isotropic escape rate for each of
     `OUTPUTS` (the L-dependence does not depend on the convention, the M-dependence does). Summed
     outputs at eta learn as 1/sqrt(M) outputs at eta M, and 1/M outputs as 1/sqrt(M) outputs at
     eta / M (`tests/test_theory_plateau.py`), so one ODE serves the three."""
-    erf = Erf()
     out = {"plateau": [], "mu": [], "mu_isotropic": []}
-    ode = SoftCommitteeODE(erf, k, k, student_output="sqrt", teacher_output="sqrt")
     for output, rate in zip(OUTPUTS, (eta, eta * k, eta / k)):
-        args = SCMArgs(jnp.asarray(rate), jnp.asarray(0.0), jnp.eye(k), jnp.ones(k), jnp.asarray(0.0))
-        fixed = symmetric_fixed_point(ode, args)
-        out["mu_isotropic"].append(escape_rate(ode, fixed, args))
+        height, mu = symmetric_plateau(k, rate)
+        out["mu_isotropic"].append(mu)
         if output == "sqrt":
-            out["plateau"].append(float(ode.generalisation_error(fixed, args)))
-    ode = EigenBlockODE(erf, k, k, student_output="sqrt", teacher_output="sqrt")
+            out["plateau"].append(height)
+    ode = EigenBlockODE(Erf(), k, k, student_output="sqrt", teacher_output="sqrt")
     for lam in spectra:
         lam = jnp.asarray(lam, jnp.float64)
         teacher = jnp.broadcast_to(jnp.eye(k) / jnp.sum(lam), (lam.size, k, k))  # equal blocks, T = I
